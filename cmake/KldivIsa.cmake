@@ -1,0 +1,36 @@
+# One object library per instruction set, each from its own file in src/isa/ with its own flags, merged
+# into kldiv.  Nothing else is compiled with ISA flags, so the library runs on any CPU of its
+# architecture; dispatch.cpp picks the kernels at run time.
+set(KLDIV_ISAS "" CACHE INTERNAL "")
+
+function(kldiv_add_isa target name)
+  set(obj kldiv_isa_${name})
+  add_library(${obj} OBJECT ${PROJECT_SOURCE_DIR}/src/isa/${name}.cpp)
+  target_link_libraries(${obj} PRIVATE xsimd)
+  target_compile_features(${obj} PRIVATE cxx_std_17)
+  set_target_properties(${obj} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  kldiv_strict_fp(${obj})
+  # Always optimised, even in Debug: inlining keeps xsimd's helpers out of the weak symbols that the
+  # linker could otherwise pick from a wider ISA's object for a narrower one.
+  target_compile_options(${obj} PRIVATE ${ARGN} -O2)
+  target_sources(${target} PRIVATE $<TARGET_OBJECTS:${obj}>)
+  string(TOUPPER ${name} upper)
+  target_compile_definitions(${target} PRIVATE KLDIV_HAVE_${upper})
+  set(KLDIV_ISAS ${KLDIV_ISAS} ${name} CACHE INTERNAL "")
+endfunction()
+
+function(kldiv_add_isa_kernels target)
+  if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+    set(avx512_flags -mavx512f -mavx512cd -mavx512dq -mfma)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      list(APPEND avx512_flags -Wno-uninitialized)  # GCC 12 misreads the AVX-512 intrinsics' __Y
+    endif()
+    kldiv_add_isa(${target} avx512 ${avx512_flags})
+    kldiv_add_isa(${target} avx2 -mavx2 -mfma)
+    kldiv_add_isa(${target} sse2 -msse2)
+  elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
+    kldiv_add_isa(${target} neon)
+  endif()
+  kldiv_add_isa(${target} scalar)
+  message(STATUS "kldiv: kernels for ${KLDIV_ISAS}")
+endfunction()

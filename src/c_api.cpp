@@ -1,0 +1,88 @@
+// The C ABI: each entry point calls the C++ API and turns its exceptions into a status and a message.
+#include <cstdio>
+#include <new>
+
+#include "kldiv/kldiv.h"
+#include "kldiv/kldiv.hpp"
+
+namespace {
+
+// A fixed buffer: recording an error must not allocate, or it could throw on the way out.
+thread_local char g_last_error[512] = "";
+
+kldiv_status fail(kldiv_status status, const char* message) noexcept {
+  std::snprintf(g_last_error, sizeof g_last_error, "%s", message);
+  return status;
+}
+
+template <class F>
+kldiv_status guarded(F&& f) noexcept {
+  try {
+    f();
+    return KLDIV_OK;
+  } catch (const kldiv::null_pointer& e) {
+    return fail(KLDIV_ERROR_NULL_POINTER, e.what());
+  } catch (const kldiv::invalid_shape& e) {
+    return fail(KLDIV_ERROR_INVALID_SHAPE, e.what());
+  } catch (const kldiv::unsupported_isa& e) {
+    return fail(KLDIV_ERROR_UNSUPPORTED_ISA, e.what());
+  } catch (const std::exception& e) {
+    return fail(KLDIV_ERROR_INVALID_ARGUMENT, e.what());
+  } catch (...) {
+    return fail(KLDIV_ERROR_INVALID_ARGUMENT, "unknown error");
+  }
+}
+
+template <class T>
+kldiv_status forward(const T* input, const T* target, const int64_t* shape, int ndim, kldiv_reduction reduction,
+                     int log_target, T* out) noexcept {
+  return guarded([&] {
+    kldiv::Options options;
+    options.reduction = static_cast<kldiv::Reduction>(reduction);
+    options.log_target = log_target != 0;
+    kldiv::forward(input, target, kldiv::Shape(shape, ndim), options, out);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+kldiv_status kldiv_forward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
+                               kldiv_reduction reduction, int log_target, float* out) {
+  return forward(input, target, shape, ndim, reduction, log_target, out);
+}
+
+kldiv_status kldiv_forward_f64(const double* input, const double* target, const int64_t* shape, int ndim,
+                               kldiv_reduction reduction, int log_target, double* out) {
+  return forward(input, target, shape, ndim, reduction, log_target, out);
+}
+
+const char* kldiv_status_string(kldiv_status status) {
+  switch (status) {
+    case KLDIV_OK: return "ok";
+    case KLDIV_ERROR_NULL_POINTER: return "null pointer";
+    case KLDIV_ERROR_INVALID_SHAPE: return "invalid shape";
+    case KLDIV_ERROR_INVALID_ARGUMENT: return "invalid argument";
+    case KLDIV_ERROR_UNSUPPORTED_ISA: return "unsupported ISA";
+  }
+  return "unknown status";
+}
+
+const char* kldiv_last_error(void) { return g_last_error; }
+
+const char* kldiv_isa(void) {
+  const char* name = "";
+  guarded([&] { name = kldiv::isa(); });
+  return name;
+}
+
+kldiv_status kldiv_set_isa(const char* name) {
+  return guarded([&] { kldiv::set_isa(name ? name : "auto"); });
+}
+
+void kldiv_set_num_threads(int n) { kldiv::set_num_threads(n); }
+
+const char* kldiv_version(void) { return kldiv::version(); }
+
+}  // extern "C"

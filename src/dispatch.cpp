@@ -1,0 +1,125 @@
+#include "dispatch.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include <xsimd/xsimd.hpp>
+
+#include "kldiv/kldiv.hpp"
+
+namespace kldiv::detail {
+namespace {
+
+struct Isa {
+  const char* name;
+  const KernelTable& (*kernels)();  // null where this build does not compile the ISA
+  bool (*supported)();
+};
+
+#if defined(__x86_64__) || defined(_M_X64)
+// xsimd 8.1 reads CPUID only; __builtin_cpu_supports also checks (through XCR0) that the OS saves the
+// wider registers.  Both must agree.
+const xsimd::detail::supported_arch& cpu() {
+  static const auto arch = (__builtin_cpu_init(), xsimd::available_architectures());
+  return arch;
+}
+bool avx512_supported() {
+  return cpu().avx512f && cpu().avx512cd && cpu().avx512dq && cpu().fma3_avx2 && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
+}
+bool avx2_supported() {
+  return cpu().fma3_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+bool sse2_supported() { return cpu().sse2 && __builtin_cpu_supports("sse2"); }
+#endif
+bool always() { return true; }
+bool never() { return false; }
+
+// Best first.  Every name is known on every platform, so that asking for a foreign one is a clear error.
+const Isa kIsas[] = {
+#if defined(KLDIV_HAVE_AVX512)
+    {"avx512", &avx512_kernels, &avx512_supported},
+#else
+    {"avx512", nullptr, &never},
+#endif
+#if defined(KLDIV_HAVE_AVX2)
+    {"avx2", &avx2_kernels, &avx2_supported},
+#else
+    {"avx2", nullptr, &never},
+#endif
+#if defined(KLDIV_HAVE_SSE2)
+    {"sse2", &sse2_kernels, &sse2_supported},
+#else
+    {"sse2", nullptr, &never},
+#endif
+#if defined(KLDIV_HAVE_NEON)
+    {"neon", &neon_kernels, &always},
+#else
+    {"neon", nullptr, &never},
+#endif
+    {"scalar", &scalar_kernels, &always},
+};
+
+bool usable(const Isa& isa) { return isa.kernels != nullptr && isa.supported(); }
+
+std::string usable_list() {
+  std::string list;
+  for (const Isa& isa : kIsas)
+    if (usable(isa)) list += (list.empty() ? "" : ", ") + std::string(isa.name);
+  return list;
+}
+
+// "auto" (or empty) picks the best usable ISA.
+const KernelTable& lookup(std::string_view name) {
+  if (name.empty() || name == "auto") {
+    for (const Isa& isa : kIsas)
+      if (usable(isa)) return isa.kernels();
+  }
+  for (const Isa& isa : kIsas) {
+    if (name != isa.name) continue;
+    if (!isa.kernels) throw unsupported_isa("ISA '" + std::string(name) + "' is not compiled into this build (available: " + usable_list() + ")");
+    if (!isa.supported()) throw unsupported_isa("ISA '" + std::string(name) + "' is not supported by this CPU (available: " + usable_list() + ")");
+    return isa.kernels();
+  }
+  throw unsupported_isa("unknown ISA '" + std::string(name) + "'; expected auto, avx512, avx2, sse2, neon or scalar");
+}
+
+std::atomic<const KernelTable*> g_forced{nullptr};
+
+const KernelTable& from_environment() {
+  // A failed initialisation is retried (and fails again) on the next call, so every call reports it.
+  static const KernelTable& table = [] () -> const KernelTable& {
+    const char* env = std::getenv("KLDIV_ISA");
+    try {
+      return lookup(env ? env : "auto");
+    } catch (const unsupported_isa& e) {
+      throw unsupported_isa(std::string("KLDIV_ISA: ") + e.what());
+    }
+  }();
+  return table;
+}
+
+}  // namespace
+
+const KernelTable& active_kernels() {
+  if (const KernelTable* forced = g_forced.load(std::memory_order_acquire)) return *forced;
+  return from_environment();
+}
+
+}  // namespace kldiv::detail
+
+namespace kldiv {
+
+const char* isa() { return detail::active_kernels().name; }
+
+void set_isa(std::string_view name) { detail::g_forced.store(&detail::lookup(name), std::memory_order_release); }
+
+std::vector<std::string> available_isas() {
+  std::vector<std::string> names;
+  for (const detail::Isa& isa : detail::kIsas)
+    if (detail::usable(isa)) names.emplace_back(isa.name);
+  return names;
+}
+
+}  // namespace kldiv

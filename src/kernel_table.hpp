@@ -1,0 +1,47 @@
+// The contract between the per-ISA kernels and the rest of the library.
+#pragma once
+
+#include <cstddef>
+
+namespace kldiv::detail {
+
+// Elements are summed in kLanes interleaved accumulators (element i of a block goes to lane i % kLanes),
+// whatever the register width: 1 AVX-512, 2 AVX2 or 4 SSE2/NEON registers of float, 16 scalars.  That is
+// what makes the sums bit-identical across ISAs.
+inline constexpr std::size_t kLanes = 16;
+
+// Elements per block.  Each block gives one partial sum; the partials are reduced in a fixed tree.  Work
+// is split between threads in whole blocks, so the result does not depend on the thread count.
+inline constexpr std::size_t kBlock = 8192;
+
+// An unevaluated sum hi + lo (a double-double), |lo| <= ulp(hi)/2 once normalised.
+struct Partial {
+  double hi;
+  double lo;
+};
+
+template <class T>
+struct TypedKernels {
+  // out[i] = l(x[i], t[i]) for i < n.
+  void (*pointwise)(const T* x, const T* t, T* out, std::size_t n, bool log_target);
+  // partials[b] = sum of l over elements [b*kBlock, min(n, (b+1)*kBlock)), for every block b.
+  void (*block_sums)(const T* x, const T* t, std::size_t n, bool log_target, Partial* partials);
+  // The elementary functions the kernels use, exposed so that tests can measure them.
+  void (*log)(const T* in, T* out, std::size_t n);
+  void (*exp)(const T* in, T* out, std::size_t n);
+};
+
+struct KernelTable {
+  const char* name;
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+};
+
+// One per ISA compiled in (see src/isa/); dispatch.cpp picks among them.
+const KernelTable& avx512_kernels();
+const KernelTable& avx2_kernels();
+const KernelTable& sse2_kernels();
+const KernelTable& neon_kernels();
+const KernelTable& scalar_kernels();
+
+}  // namespace kldiv::detail

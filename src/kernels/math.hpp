@@ -1,0 +1,164 @@
+// log and exp, written once over the vector vocabulary (simd_xsimd.hpp / simd_scalar.hpp).
+//
+// Both are division-free for float and use only +, -, *, FMA and bit operations, so every target with
+// an FMA computes the same bits.  Double log divides once; IEEE division is exact on every target,
+// including NEON's vdivq_f64.  Measured accuracy is in README.md ("Accuracy"), tested in tests/.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "coefficients.hpp"
+
+namespace kldiv::detail::KLDIV_TARGET {
+
+template <class V>
+using value_t = typename traits<V>::value_type;
+template <class V>
+using bits_t = typename traits<V>::bits_type;
+
+template <class T>
+struct consts;
+
+template <>
+struct consts<float> {
+  using bits = std::uint32_t;
+  static constexpr int mantissa = 23;
+  static constexpr bits sqrt_half = 0x3f3504f3u;      // bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
+  static constexpr bits exponent_offset = 128;        // keeps e + offset >= 0 for every positive float
+  static constexpr float min_normal = 0x1p-126f;
+  static constexpr float subnormal_scale = 0x1p23f;   // 2^mantissa
+  static constexpr float ln2_hi = 0x1.62e430p-1f;     // ln2_hi + ln2_lo == ln 2 to 48 bits
+  static constexpr float ln2_lo = -0x1.05c610p-29f;
+  static constexpr float log2e = 0x1.715476p+0f;
+  static constexpr float exp_fast = 87.0f;            // |t| <= this: 2^n and the result are in range
+  static constexpr float exp_lo = -104.0f;            // below: exp underflows to 0
+  static constexpr float exp_hi = 89.0f;              // above: exp overflows to inf
+  static constexpr int exp_bias = 127;
+  static constexpr bits pow2_bits(int e) { return bits(exp_bias + e) << mantissa; }
+  static constexpr const float (&log_poly)[9] = coefficients::log_f32;
+  static constexpr const float (&exp_poly)[5] = coefficients::exp_f32;
+};
+
+template <>
+struct consts<double> {
+  using bits = std::uint64_t;
+  static constexpr int mantissa = 52;
+  static constexpr bits sqrt_half = 0x3fe6a09e667f3bcdull;
+  static constexpr bits exponent_offset = 1024;
+  static constexpr double min_normal = 0x1p-1022;
+  static constexpr double subnormal_scale = 0x1p52;
+  static constexpr double ln2_hi = 0x1.62e42fefa3800p-1;  // 43 bits: n*ln2_hi is exact for |n| < 2^10
+  static constexpr double ln2_lo = 0x1.ef35793c76730p-45;
+  static constexpr double log2e = 0x1.71547652b82fep+0;
+  static constexpr double exp_fast = 708.0;
+  static constexpr double exp_lo = -746.0;
+  static constexpr double exp_hi = 710.0;
+  static constexpr int exp_bias = 1023;
+  static constexpr bits pow2_bits(int e) { return bits(exp_bias + e) << mantissa; }
+  static constexpr const double (&log_poly)[7] = coefficients::log_f64;
+  static constexpr const double (&exp_poly)[10] = coefficients::exp_f64;
+};
+
+// c[0] + x*(c[1] + x*(c[2] + ...)), with FMA.
+template <class V, class T, std::size_t N, std::size_t... I>
+inline V horner_(V x, const T (&c)[N], std::index_sequence<I...>) noexcept {
+  V r(c[N - 1]);
+  ((r = vfma(r, x, V(c[N - 2 - I]))), ...);
+  return r;
+}
+template <class V, class T, std::size_t N>
+inline V horner(V x, const T (&c)[N]) noexcept {
+  return horner_(x, c, std::make_index_sequence<N - 1>{});
+}
+
+// The exponent field e + exponent_offset, held in the low bits of an unsigned vector, as the floating
+// point value e: 2^p + k has k in its low mantissa bits, so one OR and one subtraction convert it.
+template <class V>
+inline V exponent_to_fp(bits_t<V> biased) noexcept {
+  using T = value_t<V>;
+  using K = consts<T>;
+  constexpr T two_p = T(typename K::bits(1) << K::mantissa);
+  return from_bits<T>(biased | bits_t<V>(K::pow2_bits(K::mantissa))) - V(two_p + T(K::exponent_offset));
+}
+
+// log(1 + f) for f = m - 1 in [sqrt(1/2) - 1, sqrt(2) - 1).
+template <class V>
+inline V log1p_reduced(V f) noexcept {
+  using T = value_t<V>;
+  using K = consts<T>;
+  if constexpr (std::is_same_v<T, float>) {
+    return vfma(f * f, horner(f, K::log_poly), f);
+  } else {
+    const V s = f / (V(2) + f);
+    const V z = s * s;
+    const V half_f2 = V(0.5) * f * f;
+    return f + vfma(s, vfma(z, horner(z, K::log_poly), half_f2), -half_f2);
+  }
+}
+
+// log t for positive finite t; subnormal t only when MaySubnormal.  Other inputs give garbage.
+template <bool MaySubnormal, class V>
+inline V log_positive(V t) noexcept {
+  using T = value_t<V>;
+  using B = bits_t<V>;
+  using K = consts<T>;
+  V scaled(0);  // subnormal t is scaled by 2^mantissa into the normal range, then unscaled in e
+  if constexpr (MaySubnormal) {
+    const auto sub = t < V(K::min_normal);
+    t = vselect(sub, t * V(K::subnormal_scale), t);
+    scaled = vselect(sub, V(T(K::mantissa)), scaled);
+  }
+  // t = 2^e * m with m in [sqrt(1/2), sqrt(2)).  Unsigned wrap-around does the borrow between fields.
+  const B ix = as_bits(t) - B(K::sqrt_half);
+  const B e_biased = (ix + B(K::exponent_offset << K::mantissa)) >> K::mantissa;
+  V e = exponent_to_fp<V>(e_biased);
+  if constexpr (MaySubnormal) e = e - scaled;
+  const V m = from_bits<T>((ix & B((typename K::bits(1) << K::mantissa) - 1)) + B(K::sqrt_half));
+  const V y = log1p_reduced(m - V(1));  // m - 1 is exact (Sterbenz)
+  return vfma(e, V(K::ln2_hi), vfma(e, V(K::ln2_lo), y));
+}
+
+// log t for every t, with IEEE special values: -inf at 0, NaN below 0 and for NaN, +inf at +inf.
+template <class V>
+inline V vlog(V t) noexcept {
+  using T = value_t<V>;
+  using L = std::numeric_limits<T>;
+  V r = log_positive<true>(t);
+  r = vselect(t == V(0), V(-L::infinity()), r);
+  r = vselect(t == V(L::infinity()), V(L::infinity()), r);
+  return vselect((t < V(0)) | (t != t), V(L::quiet_NaN()), r);
+}
+
+// exp t.  Without Extreme, only for |t| <= consts::exp_fast; with it, for every t, including results
+// that overflow, underflow or are subnormal.
+template <bool Extreme, class V>
+inline V vexp(V t) noexcept {
+  using T = value_t<V>;
+  using B = bits_t<V>;
+  using K = consts<T>;
+  if constexpr (Extreme) {
+    t = vselect(t > V(K::exp_hi), V(K::exp_hi), t);  // NaN passes both and stays NaN
+    t = vselect(t < V(K::exp_lo), V(K::exp_lo), t);
+  }
+  // n = round(t / ln 2), in float and, through the 1.5 * 2^p trick, in the low bits of k.
+  constexpr T round_magic = T(3) * T(typename K::bits(1) << (K::mantissa - 1));
+  const V k = vfma(t, V(K::log2e), V(round_magic));
+  const V n = k - V(round_magic);
+  V r = vfma(n, V(-K::ln2_hi), t);
+  r = vfma(n, V(-K::ln2_lo), r);
+  const V p = vfma(r * r, horner(r, K::exp_poly), r) + V(1);
+  const B n_biased = as_bits(k) - B(K::pow2_bits(K::mantissa) | (typename K::bits(1) << (K::mantissa - 1)));
+  if constexpr (!Extreme) {
+    return p * from_bits<T>((n_biased + B(K::exp_bias)) << K::mantissa);
+  } else {
+    // 2^n in two steps, so that each factor is a normal number; the last product rounds once.
+    const B a = n_biased + B(2 * K::exp_bias);
+    const B half = a >> 1;
+    return (p * from_bits<T>(half << K::mantissa)) * from_bits<T>((a - half) << K::mantissa);
+  }
+}
+
+}  // namespace kldiv::detail::KLDIV_TARGET

@@ -1,0 +1,52 @@
+// The vector vocabulary of the generic kernels on plain float and double: a vector of one lane.  Bits
+// are unsigned so that wrap-around and shifts are defined.  The libm fma is correctly rounded, so this
+// path gives the same bits as the FMA targets.
+#pragma once
+
+#ifndef KLDIV_TARGET
+#error "Include this from an ISA file that defines KLDIV_TARGET (see src/isa/)."
+#endif
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace kldiv::detail::KLDIV_TARGET {
+
+template <class V>
+struct traits {
+  using value_type = V;
+  using bits_type = std::conditional_t<sizeof(V) == 4, std::uint32_t, std::uint64_t>;
+  static constexpr std::size_t size = 1;
+  static V load(const V* p) noexcept { return *p; }
+  static void store(V* p, V v) noexcept { *p = v; }
+};
+
+// ::fma / ::fmaf are C functions, not C++ inline ones, so no weak symbol can be shared with an ISA file.
+inline float vfma(float a, float b, float c) noexcept { return ::fmaf(a, b, c); }
+inline double vfma(double a, double b, double c) noexcept { return ::fma(a, b, c); }
+
+template <class T>
+inline T vselect(bool m, T a, T b) noexcept {
+  return m ? a : b;
+}
+
+inline bool vall(bool m) noexcept { return m; }
+
+template <class T>
+inline typename traits<T>::bits_type as_bits(T v) noexcept {
+  typename traits<T>::bits_type b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+template <class T, class U>
+inline T from_bits(U b) noexcept {
+  static_assert(sizeof(T) == sizeof(U));
+  T v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+}  // namespace kldiv::detail::KLDIV_TARGET

@@ -1,0 +1,72 @@
+// The vector vocabulary of the generic kernels, on xsimd batches.  simd_scalar.hpp defines the same
+// names on plain float and double; the kernels use nothing else.
+#pragma once
+
+#ifndef KLDIV_TARGET
+#error "Include this from an ISA file that defines KLDIV_TARGET (see src/isa/)."
+#endif
+
+#include <cstdint>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+namespace kldiv::detail::KLDIV_TARGET {
+
+template <class V>
+struct traits;
+
+template <class T, class A>
+struct traits<xsimd::batch<T, A>> {
+  using value_type = T;
+  using bits_type = xsimd::batch<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>, A>;
+  static constexpr std::size_t size = xsimd::batch<T, A>::size;
+  static xsimd::batch<T, A> load(const T* p) noexcept { return xsimd::batch<T, A>::load_unaligned(p); }
+  static void store(T* p, xsimd::batch<T, A> v) noexcept { v.store_unaligned(p); }
+};
+
+// A fused multiply-add on every target that has one: xsimd 8.1 fuses only for fma3<> and NEON tags, so
+// AVX-512 gets it by hand.  SSE2 has no FMA; its results may differ in the last bit (README, "Bits").
+template <class T, class A>
+inline xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b, xsimd::batch<T, A> c) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_fmadd_ps(a, b, c);
+    else
+      return _mm512_fmadd_pd(a, b, c);
+  }
+#endif
+  return xsimd::fma(a, b, c);
+}
+
+template <class T, class A>
+inline xsimd::batch<T, A> vselect(xsimd::batch_bool<T, A> m, xsimd::batch<T, A> a, xsimd::batch<T, A> b) noexcept {
+  return xsimd::select(m, a, b);
+}
+
+template <class T, class A>
+inline bool vall(xsimd::batch_bool<T, A> m) noexcept {
+  return xsimd::all(m);
+}
+
+template <class T, class A>
+inline typename traits<xsimd::batch<T, A>>::bits_type as_bits(xsimd::batch<T, A> v) noexcept {
+  using B = typename traits<xsimd::batch<T, A>>::bits_type;
+#if XSIMD_VERSION_MAJOR >= 11
+  return xsimd::bitwise_cast<typename B::value_type>(v);
+#else
+  return xsimd::bitwise_cast<B>(v);
+#endif
+}
+
+template <class T, class U, class A>
+inline xsimd::batch<T, A> from_bits(xsimd::batch<U, A> b) noexcept {
+#if XSIMD_VERSION_MAJOR >= 11
+  return xsimd::bitwise_cast<T>(b);
+#else
+  return xsimd::bitwise_cast<xsimd::batch<T, A>>(b);
+#endif
+}
+
+}  // namespace kldiv::detail::KLDIV_TARGET

@@ -1,0 +1,121 @@
+#include "parallel.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "kldiv/kldiv.hpp"
+#include "reduction.hpp"
+
+namespace kldiv::detail {
+namespace {
+
+std::atomic<int> g_threads{0};
+
+// Below this many elements per thread, waking another thread costs more than it saves.
+constexpr std::size_t kMinPerThread = 4 * kBlock;
+
+// Partial sums are computed in waves of kWave blocks, into a buffer on the stack.
+constexpr std::size_t kWave = 512;
+
+int threads_for(std::size_t n, int budget) noexcept {
+  const std::size_t useful = std::max<std::size_t>(1, n / kMinPerThread);
+  return static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(budget), useful));
+}
+
+// Thread `i` of `count` gets blocks [first, last) of `blocks`.
+struct Range {
+  std::size_t first, last;
+};
+Range share(std::size_t blocks, int i, int count) noexcept {
+  return {blocks * i / count, blocks * (i + 1) / count};
+}
+
+// A binary counter of complete subtrees: pushing the roots of equal-sized subtrees left to right and
+// folding the rest right to left reproduces exactly the pairwise tree of tree_sum() over all of them.
+class SubtreeStack {
+ public:
+  void push(Partial p) noexcept {
+    int level = 0;
+    while (size_ > 0 && levels_[size_ - 1] == level) {
+      Partial pair[2] = {roots_[--size_], p};
+      p = tree_sum(pair, 2);
+      ++level;
+    }
+    roots_[size_] = p;
+    levels_[size_++] = level;
+  }
+  Partial fold() noexcept {
+    Partial acc = roots_[--size_];
+    while (size_ > 0) {
+      Partial pair[2] = {roots_[--size_], acc};
+      acc = tree_sum(pair, 2);
+    }
+    return acc;
+  }
+
+ private:
+  Partial roots_[64];
+  int levels_[64];
+  int size_ = 0;
+};
+
+}  // namespace
+
+int thread_budget(int requested) noexcept {
+  if (omp_in_parallel()) return 1;
+  const int n = requested > 0 ? requested : g_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : omp_get_max_threads();
+}
+
+template <class T>
+void parallel_pointwise(const TypedKernels<T>& k, const T* x, const T* t, T* out, std::size_t n, bool log_target,
+                        int threads) noexcept {
+  const std::size_t blocks = (n + kBlock - 1) / kBlock;
+  const int count = threads_for(n, threads);
+#pragma omp parallel num_threads(count) if (count > 1)
+  {
+    const Range r = share(blocks, omp_get_thread_num(), omp_get_num_threads());
+    const std::size_t begin = r.first * kBlock, end = std::min(n, r.last * kBlock);
+    if (begin < end) k.pointwise(x + begin, t + begin, out + begin, end - begin, log_target);
+  }
+}
+
+template <class T>
+Partial parallel_sum(const TypedKernels<T>& k, const T* x, const T* t, std::size_t n, bool log_target,
+                     int threads) noexcept {
+  const std::size_t blocks = (n + kBlock - 1) / kBlock;
+  const int count = threads_for(n, threads);
+  Partial partials[kWave];
+  SubtreeStack roots;
+  // Each full wave is a complete subtree of the pairwise tree over all blocks; the last one is the
+  // tree's node over what is left.  So the result is that tree's, whatever the thread count.
+  for (std::size_t wave = 0; wave < blocks; wave += kWave) {
+    const std::size_t size = std::min(kWave, blocks - wave);
+    const int wave_count = std::min<int>(count, static_cast<int>(size));
+#pragma omp parallel num_threads(wave_count) if (wave_count > 1)
+    {
+      const Range r = share(size, omp_get_thread_num(), omp_get_num_threads());
+      const std::size_t begin = (wave + r.first) * kBlock, end = std::min(n, (wave + r.last) * kBlock);
+      if (begin < end) k.block_sums(x + begin, t + begin, end - begin, log_target, partials + r.first);
+    }
+    roots.push(tree_sum(partials, size));
+  }
+  return roots.fold();
+}
+
+template void parallel_pointwise(const TypedKernels<float>&, const float*, const float*, float*, std::size_t, bool, int) noexcept;
+template void parallel_pointwise(const TypedKernels<double>&, const double*, const double*, double*, std::size_t, bool, int) noexcept;
+template Partial parallel_sum(const TypedKernels<float>&, const float*, const float*, std::size_t, bool, int) noexcept;
+template Partial parallel_sum(const TypedKernels<double>&, const double*, const double*, std::size_t, bool, int) noexcept;
+
+}  // namespace kldiv::detail
+
+namespace kldiv {
+
+void set_num_threads(int n) noexcept { detail::g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+
+int num_threads() noexcept { return detail::g_threads.load(std::memory_order_relaxed); }
+
+}  // namespace kldiv

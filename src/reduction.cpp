@@ -1,0 +1,61 @@
+#include "reduction.hpp"
+
+#include <cmath>
+
+namespace kldiv::detail {
+namespace {
+
+// Knuth's TwoSum: a + b == s + e exactly, for any ordering of |a| and |b|.
+Partial two_sum(double a, double b) noexcept {
+  const double s = a + b;
+  const double bb = s - a;
+  const double e = (a - (s - bb)) + (b - bb);
+  return {s, e};
+}
+
+// Requires |a| >= |b| (or a == 0).
+Partial fast_two_sum(double a, double b) noexcept {
+  const double s = a + b;
+  return {s, b - (s - a)};
+}
+
+// Double-double addition with a relative error of a few units of 2^-106 (the "accurate" variant: the
+// low parts are added with their own TwoSum).
+Partial add(Partial a, Partial b) noexcept {
+  Partial s = two_sum(a.hi, b.hi);
+  const Partial t = two_sum(a.lo, b.lo);
+  s.lo += t.hi;
+  s = fast_two_sum(s.hi, s.lo);
+  s.lo += t.lo;
+  return fast_two_sum(s.hi, s.lo);
+}
+
+template <class T>
+Partial lanes(const T* s, const T* c) noexcept {
+  Partial p[kLanes];
+  for (std::size_t j = 0; j < kLanes; ++j) p[j] = two_sum(static_cast<double>(s[j]), static_cast<double>(c[j]));
+  return tree_sum(p, kLanes);
+}
+
+}  // namespace
+
+Partial lanes_to_partial(const float* s, const float* c) noexcept { return lanes(s, c); }
+Partial lanes_to_partial(const double* s, const double* c) noexcept { return lanes(s, c); }
+
+Partial tree_sum(Partial* p, std::size_t n) noexcept {
+  for (std::size_t stride = 1; stride < n; stride *= 2)
+    for (std::size_t i = 0; i + stride < n; i += 2 * stride) p[i] = add(p[i], p[i + stride]);
+  return p[0];
+}
+
+double finish(Partial p, double divisor) noexcept {
+  // Once a sum met inf or NaN, hi carries the IEEE result and lo is NaN noise from TwoSum.
+  if (!std::isfinite(p.hi)) return p.hi / divisor;
+  if (divisor == 1.0) return p.hi + p.lo;
+  // One Newton correction of the quotient keeps the division accurate to about one double ulp.
+  const double q = p.hi / divisor;
+  const double r = std::fma(-q, divisor, p.hi) + p.lo;
+  return q + r / divisor;
+}
+
+}  // namespace kldiv::detail

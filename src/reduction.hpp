@@ -1,0 +1,25 @@
+// Sums that neither lose accuracy nor depend on the thread count or the ISA.
+//
+// Kernels keep kLanes compensated accumulators (value s, error c) per block and hand them here; from
+// then on everything is double-double arithmetic on the Partial type, in a fixed order.  Compiled once,
+// outside the ISA files, so every ISA shares the same code.
+#pragma once
+
+#include <cstddef>
+
+#include "kernel_table.hpp"
+
+namespace kldiv::detail {
+
+// The sum of kLanes lanes, each s[j] + c[j], as one partial, reduced in a fixed pairwise tree.
+Partial lanes_to_partial(const float* s, const float* c) noexcept;
+Partial lanes_to_partial(const double* s, const double* c) noexcept;
+
+// The sum of p[0..n), reduced in place in a fixed pairwise tree whose shape depends on n alone.  n >= 1.
+Partial tree_sum(Partial* p, std::size_t n) noexcept;
+
+// (p.hi + p.lo) / divisor, correctly handling inf and NaN (where p.lo may be NaN).  divisor >= 0: a
+// zero divisor (mean of an empty tensor) gives NaN, as 0/0 does.
+double finish(Partial p, double divisor) noexcept;
+
+}  // namespace kldiv::detail
