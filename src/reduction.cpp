@@ -20,8 +20,10 @@ Partial fast_two_sum(double a, double b) noexcept {
 }
 
 // Double-double addition with a relative error of a few units of 2^-106 (the "accurate" variant: the
-// low parts are added with their own TwoSum).
+// low parts are added with their own TwoSum).  Once the sum is inf or NaN, that is the IEEE result and
+// the low part (NaN noise from TwoSum) is dropped.
 Partial add(Partial a, Partial b) noexcept {
+  if (!std::isfinite(a.hi + b.hi)) return {a.hi + b.hi, 0.0};
   Partial s = two_sum(a.hi, b.hi);
   const Partial t = two_sum(a.lo, b.lo);
   s.lo += t.hi;
@@ -33,7 +35,9 @@ Partial add(Partial a, Partial b) noexcept {
 template <class T>
 Partial lanes(const T* s, const T* c) noexcept {
   Partial p[kLanes];
-  for (std::size_t j = 0; j < kLanes; ++j) p[j] = two_sum(static_cast<double>(s[j]), static_cast<double>(c[j]));
+  // A lane whose sum met inf or NaN has NaN noise in c: its s alone is the IEEE result.
+  for (std::size_t j = 0; j < kLanes; ++j)
+    p[j] = std::isfinite(s[j]) ? two_sum(static_cast<double>(s[j]), static_cast<double>(c[j])) : Partial{static_cast<double>(s[j]), 0.0};
   return tree_sum(p, kLanes);
 }
 
@@ -49,9 +53,7 @@ Partial tree_sum(Partial* p, std::size_t n) noexcept {
 }
 
 double finish(Partial p, double divisor) noexcept {
-  // Once a sum met inf or NaN, hi carries the IEEE result and lo is NaN noise from TwoSum.
-  if (!std::isfinite(p.hi)) return p.hi / divisor;
-  if (divisor == 1.0) return p.hi + p.lo;
+  if (!std::isfinite(p.hi) || divisor == 1.0) return (p.hi + p.lo) / divisor;
   // One Newton correction of the quotient keeps the division accurate to about one double ulp.
   const double q = p.hi / divisor;
   const double r = std::fma(-q, divisor, p.hi) + p.lo;

@@ -30,8 +30,9 @@ struct consts<float> {
   static constexpr bits exponent_offset = 128;        // keeps e + offset >= 0 for every positive float
   static constexpr float min_normal = 0x1p-126f;
   static constexpr float subnormal_scale = 0x1p23f;   // 2^mantissa
-  static constexpr float ln2_hi = 0x1.62e430p-1f;     // ln2_hi + ln2_lo == ln 2 to 48 bits
-  static constexpr float ln2_lo = -0x1.05c610p-29f;
+  // ln 2 = ln2_hi + ln2_lo; ln2_hi has 16 bits, so n * ln2_hi is exact even without FMA (sse2).
+  static constexpr float ln2_hi = 0x1.62e4p-1f;
+  static constexpr float ln2_lo = 0x1.7f7d1cp-20f;
   static constexpr float log2e = 0x1.715476p+0f;
   static constexpr float exp_fast = 87.0f;            // |t| <= this: 2^n and the result are in range
   static constexpr float exp_lo = -104.0f;            // below: exp underflows to 0
@@ -50,8 +51,8 @@ struct consts<double> {
   static constexpr bits exponent_offset = 1024;
   static constexpr double min_normal = 0x1p-1022;
   static constexpr double subnormal_scale = 0x1p52;
-  static constexpr double ln2_hi = 0x1.62e42fefa3800p-1;  // 43 bits: n*ln2_hi is exact for |n| < 2^10
-  static constexpr double ln2_lo = 0x1.ef35793c76730p-45;
+  static constexpr double ln2_hi = 0x1.62e42feep-1;  // 32 bits
+  static constexpr double ln2_lo = 0x1.a39ef35793c76p-33;
   static constexpr double log2e = 0x1.71547652b82fep+0;
   static constexpr double exp_fast = 708.0;
   static constexpr double exp_lo = -746.0;
@@ -129,7 +130,7 @@ inline V vlog(V t) noexcept {
   V r = log_positive<true>(t);
   r = vselect(t == V(0), V(-L::infinity()), r);
   r = vselect(t == V(L::infinity()), V(L::infinity()), r);
-  return vselect((t < V(0)) | (t != t), V(L::quiet_NaN()), r);
+  return vselect(t >= V(0), r, V(L::quiet_NaN()));  // false for NaN too
 }
 
 // exp t.  Without Extreme, only for |t| <= consts::exp_fast; with it, for every t, including results

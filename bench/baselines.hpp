@@ -1,0 +1,47 @@
+// The baselines kldiv is measured against, each in its own translation unit so that its compiler flags
+// stay its own: roofline.cpp (-march=native), scalar.cpp (-O3, no ISA flags), torch_baseline.cpp (libtorch).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "kldiv/kldiv.hpp"
+
+namespace bench {
+
+// The threads a pass of n elements uses when offered `threads`: below 32768 elements per thread, the
+// fork costs more than it saves.  kldiv uses the same rule, so "same threads" means the same thing.
+int useful_threads(std::size_t n, int threads) noexcept;
+
+// Roofline: the least any KL pass must do.  Reads x and t once (sum of x[i] + t[i], returned so that
+// nothing is optimised away) or, for reduction none, also writes one array (out[i] = x[i] + t[i]).
+double roofline_read(const float* x, const float* t, std::size_t n, int threads) noexcept;
+double roofline_read(const double* x, const double* t, std::size_t n, int threads) noexcept;
+void roofline_read_write(const float* x, const float* t, float* out, std::size_t n, int threads) noexcept;
+void roofline_read_write(const double* x, const double* t, double* out, std::size_t n, int threads) noexcept;
+
+// What a user writes by hand: l = (t > 0 ? t*log(t) : 0) - t*x (or exp(t)*(t - x)), std::log, one plain
+// loop (an OpenMP parallel for when threads > 1).  Returns the reduced value (for none, writes out and
+// returns 0).
+double scalar_forward(const float* x, const float* t, float* out, std::int64_t rows, std::size_t n,
+                      kldiv::Reduction reduction, bool log_target, int threads) noexcept;
+double scalar_forward(const double* x, const double* t, double* out, std::int64_t rows, std::size_t n,
+                      kldiv::Reduction reduction, bool log_target, int threads) noexcept;
+
+// PyTorch's torch::kl_div on tensors that wrap x and t (no copy), batchmean as F.kl_div does it.
+class TorchKlDiv {
+ public:
+  TorchKlDiv(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+             kldiv::Reduction reduction, bool log_target);
+  ~TorchKlDiv();
+  static void set_threads(int n);  // at::set_num_threads
+  static const char* version();
+  void run();         // one timed call
+  double checksum();  // the loss (for none, the sum of the output), to check the result
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bench

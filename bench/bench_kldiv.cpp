@@ -1,0 +1,251 @@
+// kldiv's benchmark suite: kldiv::forward on every ISA against the roofline, a scalar loop and PyTorch,
+// all in one binary so that ratios come from one run.  tools/bench_report.py runs a selection of it and
+// computes the ratios; run it directly for everything (--benchmark_list_tests shows the names).
+//
+// Names: <impl>/<dtype>/<reduction>/<target>/<rows>x<cols>/threads:<n>
+//   impl      kldiv:<isa> | scalar | torch | roofline
+//   target    prob (log_target off) | logt (on); the roofline has "read" / "readwrite" and "-" instead
+// Counters (medians over repetitions, wall-clock time): elem/s and bytes/s, bytes = what the pass must
+// move: x and t read once, plus the output written for reduction none.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "baselines.hpp"
+#include "kldiv/kldiv.hpp"
+
+namespace {
+
+struct Size {
+  std::int64_t rows, cols;
+  std::size_t numel() const { return static_cast<std::size_t>(rows * cols); }
+  bool operator==(const Size& o) const { return rows == o.rows && cols == o.cols; }
+};
+
+// From L1-resident (32 KiB of f32) through L2 and L3 to several times the last-level cache; 1x2^20 is
+// one row, so the threads must split within it.
+const Size kSizes[] = {{1, 4096}, {8, 4000}, {1, 1 << 20}, {64, 32000}, {256, 32000}};
+
+const kldiv::Reduction kReductions[] = {kldiv::Reduction::none, kldiv::Reduction::mean, kldiv::Reduction::sum,
+                                        kldiv::Reduction::batchmean};
+
+// 64-byte aligned, as PyTorch's CPU allocator aligns tensors: the layout kldiv meets in practice.
+template <class T>
+struct Buffer {
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> p;
+  explicit Buffer(std::size_t n)
+      : p(static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64))) {}
+  T* get() const { return p.get(); }
+};
+
+// One size's inputs: t = softmax of N(0,1) logits per row, logt = log(t), x = log_softmax of other
+// logits, as a classifier's output against soft labels.  ref_* are the loss sums in double, to check
+// every implementation's result once per benchmark run.
+template <class T>
+struct Data {
+  Size size;
+  Buffer<T> x, t, logt, out;
+  double ref_prob = 0, ref_logt = 0;
+  explicit Data(Size s) : size(s), x(s.numel()), t(s.numel()), logt(s.numel()), out(s.numel()) {
+    std::mt19937_64 rng(42);
+    std::normal_distribution<double> normal;
+    std::vector<double> a(s.cols), b(s.cols);
+    auto log_softmax = [](std::vector<double>& v) {
+      double m = v[0], z = 0;
+      for (double e : v) m = std::max(m, e);
+      for (double e : v) z += std::exp(e - m);
+      for (double& e : v) e -= m + std::log(z);
+    };
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+      for (auto& e : a) e = normal(rng);
+      for (auto& e : b) e = normal(rng);
+      log_softmax(a);
+      log_softmax(b);
+      for (std::int64_t c = 0; c < s.cols; ++c) {
+        const std::size_t i = static_cast<std::size_t>(r * s.cols + c);
+        x.get()[i] = static_cast<T>(b[c]);
+        logt.get()[i] = static_cast<T>(a[c]);
+        t.get()[i] = static_cast<T>(std::exp(a[c]));
+        out.get()[i] = 0;  // touch every page before timing
+      }
+    }
+    for (std::size_t i = 0; i < s.numel(); ++i) {
+      const double xi = x.get()[i], ti = t.get()[i], li = logt.get()[i];
+      ref_prob += ti > 0 ? ti * (std::log(ti) - xi) : 0;
+      ref_logt += std::exp(li) * (li - xi);
+    }
+  }
+  const T* target(bool log_target) const { return log_target ? logt.get() : t.get(); }
+};
+
+// Benchmarks run in registration order, size by size, so one cached size per type is enough and keeps
+// memory to one size's buffers.
+template <class T>
+const Data<T>& data(Size s) {
+  static std::unique_ptr<Data<T>> cached;
+  if (!cached || !(cached->size == s)) {
+    cached.reset();
+    cached = std::make_unique<Data<T>>(s);
+  }
+  return *cached;
+}
+
+struct Case {
+  Size size;
+  kldiv::Reduction reduction;
+  bool log_target;
+  int threads;
+  double divisor() const {
+    return reduction == kldiv::Reduction::mean ? static_cast<double>(size.numel())
+           : reduction == kldiv::Reduction::batchmean ? static_cast<double>(size.rows)
+                                                      : 1.0;
+  }
+};
+
+template <class T>
+void set_counters(benchmark::State& state, std::size_t n, bool writes) {
+  using benchmark::Counter;
+  const double bytes = static_cast<double>(n * sizeof(T) * (writes ? 3 : 2));
+  state.counters["elem/s"] = Counter(static_cast<double>(n), Counter::kIsIterationInvariantRate, Counter::kIs1000);
+  state.counters["bytes/s"] = Counter(bytes, Counter::kIsIterationInvariantRate, Counter::kIs1000);
+}
+
+// Skips the benchmark when an implementation's result is off: a fast wrong answer is no result.
+// `value` is the reduced loss, or for none the sum of the output.
+template <class T>
+bool check(benchmark::State& state, const Data<T>& d, const Case& c, double value) {
+  const double expected = (c.log_target ? d.ref_logt : d.ref_prob) / (c.reduction == kldiv::Reduction::none ? 1.0 : c.divisor());
+  const double tol = std::is_same_v<T, float> ? 1e-3 : 1e-9;
+  if (std::abs(value - expected) <= tol * std::abs(expected)) return true;
+  state.SkipWithError(("wrong result: " + std::to_string(value) + " instead of " + std::to_string(expected)).c_str());
+  return false;
+}
+
+template <class T>
+double sum_out(const Data<T>& d) {
+  double s = 0;
+  for (std::size_t i = 0; i < d.size.numel(); ++i) s += d.out.get()[i];
+  return s;
+}
+
+template <class T>
+void bm_kldiv(benchmark::State& state, std::string isa, Case c) {
+  const Data<T>& d = data<T>(c.size);
+  kldiv::set_isa(isa);  // global: every kldiv benchmark sets its own
+  const kldiv::Options options{c.reduction, c.log_target, c.threads};
+  const kldiv::Shape shape{c.size.rows, c.size.cols};
+  T* out = d.out.get();
+  kldiv::forward(d.x.get(), d.target(c.log_target), shape, options, out);
+  if (!check(state, d, c, c.reduction == kldiv::Reduction::none ? sum_out(d) : double(*out))) return;
+  for (auto _ : state) {
+    kldiv::forward(d.x.get(), d.target(c.log_target), shape, options, out);
+    benchmark::ClobberMemory();
+  }
+  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none);
+}
+
+template <class T>
+void bm_scalar(benchmark::State& state, Case c) {
+  const Data<T>& d = data<T>(c.size);
+  auto call = [&] {
+    return bench::scalar_forward(d.x.get(), d.target(c.log_target), d.out.get(), c.size.rows, c.size.numel(),
+                                 c.reduction, c.log_target, c.threads);
+  };
+  const double r = call();
+  if (!check(state, d, c, c.reduction == kldiv::Reduction::none ? sum_out(d) : r)) return;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(call());
+    benchmark::ClobberMemory();
+  }
+  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none);
+}
+
+#if defined(KLDIV_BENCH_HAVE_TORCH)
+template <class T>
+void bm_torch(benchmark::State& state, Case c) {
+  const Data<T>& d = data<T>(c.size);
+  bench::TorchKlDiv::set_threads(c.threads);
+  bench::TorchKlDiv op(d.x.get(), d.target(c.log_target), std::is_same_v<T, double>, c.size.rows, c.size.cols,
+                       c.reduction, c.log_target);
+  if (!check(state, d, c, op.checksum())) return;
+  for (auto _ : state) op.run();
+  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none);
+}
+#endif
+
+template <class T>
+void bm_roofline(benchmark::State& state, Size size, bool writes, int threads) {
+  const Data<T>& d = data<T>(size);
+  for (auto _ : state) {
+    if (writes)
+      bench::roofline_read_write(d.x.get(), d.t.get(), d.out.get(), size.numel(), threads);
+    else
+      benchmark::DoNotOptimize(bench::roofline_read(d.x.get(), d.t.get(), size.numel(), threads));
+    benchmark::ClobberMemory();
+  }
+  set_counters<T>(state, size.numel(), writes);
+}
+
+template <class T>
+void register_size(Size s, const std::vector<int>& thread_counts, const std::vector<std::string>& isas) {
+  const std::string dtype = std::is_same_v<T, float> ? "f32" : "f64";
+  const std::string size = std::to_string(s.rows) + "x" + std::to_string(s.cols);
+  auto add = [](const std::string& name, auto fn, auto... args) {
+    benchmark::RegisterBenchmark(name.c_str(), fn, args...)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  };
+  // Same size and threads next to each other in time, so that a noisy neighbour hits them alike.
+  for (int threads : thread_counts) {
+    const std::string suffix = "/" + size + "/threads:" + std::to_string(threads);
+    for (bool writes : {false, true})
+      add("roofline/" + dtype + (writes ? "/readwrite/-" : "/read/-") + suffix, bm_roofline<T>, s, writes, threads);
+    for (kldiv::Reduction r : kReductions)
+      for (bool log_target : {false, true}) {
+        const Case c{s, r, log_target, threads};
+        const std::string mid = "/" + dtype + "/" + kldiv::to_string(r) + (log_target ? "/logt" : "/prob") + suffix;
+        for (const std::string& isa : isas) add("kldiv:" + isa + mid, bm_kldiv<T>, isa, c);
+        add("scalar" + mid, bm_scalar<T>, c);
+#if defined(KLDIV_BENCH_HAVE_TORCH)
+        add("torch" + mid, bm_torch<T>, c);
+#endif
+      }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+  const std::vector<std::string> isas = kldiv::available_isas();  // best first
+  const int cores = omp_get_num_procs();
+  std::vector<int> thread_counts{1};
+  if (cores > 1) thread_counts.push_back(cores);
+
+  std::string isa_list;
+  for (const auto& isa : isas) isa_list += (isa_list.empty() ? "" : ",") + isa;
+  benchmark::AddCustomContext("kldiv_version", kldiv::version());
+  benchmark::AddCustomContext("kldiv_isas", isa_list);
+  benchmark::AddCustomContext("kldiv_best_isa", isas.front());
+  benchmark::AddCustomContext("cores", std::to_string(cores));
+#if defined(KLDIV_BENCH_HAVE_TORCH)
+  benchmark::AddCustomContext("torch_version", bench::TorchKlDiv::version());
+#endif
+
+  for (const Size& s : kSizes) {
+    register_size<float>(s, thread_counts, isas);
+    register_size<double>(s, thread_counts, isas);
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

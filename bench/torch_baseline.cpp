@@ -1,0 +1,44 @@
+// The PyTorch baseline, through libtorch (built only when find_package(Torch) succeeds).
+#include <ATen/Parallel.h>
+#include <torch/types.h>
+#include <torch/version.h>
+
+#include "baselines.hpp"
+
+namespace bench {
+
+struct TorchKlDiv::Impl {
+  torch::Tensor x, t;
+  std::int64_t reduction;  // at::Reduction: none 0, mean 1, sum 2 (kldiv's enum has the same values)
+  bool batchmean, log_target;
+  torch::Tensor call() {
+    // F.kl_div's batchmean: the ATen sum, then one division by the batch size.  torch::kl_div is called
+    // directly rather than through torch::nn::functional, whose 'mean' prints a warning on every call.
+    torch::Tensor r = torch::kl_div(x, t, reduction, log_target);
+    return batchmean ? r / x.size(0) : r;
+  }
+};
+
+TorchKlDiv::TorchKlDiv(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+                       kldiv::Reduction reduction, bool log_target)
+    : impl_(new Impl) {
+  const auto options = torch::TensorOptions().dtype(f64 ? torch::kFloat64 : torch::kFloat32);
+  // from_blob does not copy; the benchmark's buffers outlive this object.
+  impl_->x = torch::from_blob(const_cast<void*>(x), {rows, cols}, options);
+  impl_->t = torch::from_blob(const_cast<void*>(t), {rows, cols}, options);
+  impl_->batchmean = reduction == kldiv::Reduction::batchmean;
+  impl_->reduction = impl_->batchmean ? at::Reduction::Sum : static_cast<std::int64_t>(reduction);
+  impl_->log_target = log_target;
+}
+
+TorchKlDiv::~TorchKlDiv() = default;
+
+void TorchKlDiv::set_threads(int n) { at::set_num_threads(n); }
+
+const char* TorchKlDiv::version() { return TORCH_VERSION; }
+
+void TorchKlDiv::run() { impl_->call(); }  // the result tensor is discarded, as a loss value would be
+
+double TorchKlDiv::checksum() { return impl_->call().to(torch::kFloat64).sum().item<double>(); }
+
+}  // namespace bench

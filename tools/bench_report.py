@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+"""kldiv's benchmark report: build bench/ in Release, run a selection of it briefly, print a table.
+
+    tools/bench_report.py                  # build-bench/, then bench/results/{bench.json,report.md,throughput.png}
+    tools/bench_report.py --no-build --min-time 0.2 --repetitions 5
+
+Every number is the median of --repetitions runs of wall-clock time.  Ratios compare cases of the same
+dtype, size and thread count measured back to back in one process, so they survive a noisy machine
+better than absolute throughput does.  Standard library only (Debian's python3), plus gnuplot for the plot.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAME = re.compile(r"^(?P<impl>[^/]+)/(?P<dtype>f32|f64)/(?P<red>[^/]+)/(?P<target>[^/]+)/"
+                  r"(?P<rows>\d+)x(?P<cols>\d+)/threads:(?P<threads>\d+)")
+TIME_UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    p.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
+    p.add_argument("--min-time", default="0.05", help="seconds per repetition (default 0.05)")
+    p.add_argument("--repetitions", type=int, default=3)
+    p.add_argument("--filter", help="a --benchmark_filter of your own instead of the report's selection")
+    p.add_argument("--no-build", action="store_true", help="use the existing build")
+    p.add_argument("--from-json", metavar="PATH", help="only report on a saved run (e.g. bench/results/bench.json)")
+    return p.parse_args()
+
+
+def run(cmd, **kw):
+    print("+", " ".join(cmd), file=sys.stderr)
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def build(build_dir):
+    run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DKLDIV_BUILD_BENCHMARKS=ON",
+         "-DKLDIV_BUILD_TESTS=OFF", "-DKLDIV_BUILD_EXAMPLES=OFF"], stdout=subprocess.DEVNULL)
+    run(["cmake", "--build", build_dir, "--target", "kldiv_bench", "-j", str(os.cpu_count() or 2)],
+        stdout=subprocess.DEVNULL)
+
+
+def selection(exe):
+    """The report's cases: f32 and f64 batchmean with probability targets on the best ISA, the other ISAs
+    in f32, and the baselines; the best ISA is the first one registered (available_isas() is best first)."""
+    names = subprocess.run([exe, "--benchmark_list_tests"], check=True, capture_output=True, text=True).stdout
+    best = re.search(r"^kldiv:([^/]+)/", names, re.M).group(1)
+    return best, (r"^(roofline/f(32|64)/read/|(kldiv:%s|scalar|torch)/f(32|64)/batchmean/prob/"
+                  r"|kldiv:[^/]+/f32/batchmean/prob/)" % re.escape(best))
+
+
+def run_suite(exe, pattern, args, json_path):
+    log = os.path.join(args.build_dir, "bench_console.txt")  # Google Benchmark's own output, for reference
+    with open(log, "w") as console:
+        try:
+            run([exe, "--benchmark_filter=" + pattern, "--benchmark_min_time=" + args.min_time,
+                 "--benchmark_repetitions=%d" % args.repetitions, "--benchmark_report_aggregates_only=true",
+                 "--benchmark_out=" + json_path, "--benchmark_out_format=json"], stdout=console, stderr=subprocess.STDOUT)
+        except subprocess.CalledProcessError:
+            sys.exit(open(log).read()[-3000:])
+
+
+def load(path):
+    """{(impl, dtype, reduction, target, rows, cols, threads): median case} from Google Benchmark's JSON."""
+    with open(path) as f:
+        doc = json.load(f)
+    cases, errors = {}, []
+    for b in doc["benchmarks"]:
+        if b.get("error_occurred"):
+            errors.append("%s: %s" % (b["run_name"], b.get("error_message")))
+            continue
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            if b.get("aggregate_name") == "cv":  # the spread, to flag noisy rows
+                m = NAME.match(b["run_name"])
+                cases.setdefault(key(m), {})["cv"] = b["real_time"]
+            continue
+        m = NAME.match(b["run_name"])
+        if not m:
+            continue
+        c = cases.setdefault(key(m), {})
+        c.update(m.groupdict())
+        c["numel"] = int(m["rows"]) * int(m["cols"])
+        c["threads"] = int(m["threads"])
+        c["seconds"] = b["real_time"] * TIME_UNIT[b["time_unit"]]
+        c["gelem"] = c["numel"] / c["seconds"] / 1e9
+        c["gbps"] = b.get("bytes/s", 0) / 1e9
+    return doc["context"], {k: v for k, v in cases.items() if "seconds" in v}, sorted(set(errors))
+
+
+def key(m):
+    return (m["impl"], m["dtype"], m["red"], m["target"], int(m["rows"]), int(m["cols"]), int(m["threads"]))
+
+
+def ratios(cases):
+    """% of roofline (same dtype, size, threads; read-write roofline for reduction none) and speedups over
+    PyTorch and the scalar loop (same case otherwise), for every non-roofline case."""
+    for (impl, dtype, red, target, rows, cols, threads), c in cases.items():
+        if impl == "roofline":
+            continue
+        roof = cases.get(("roofline", dtype, "readwrite" if red == "none" else "read", "-", rows, cols, threads))
+        c["roof"] = 100 * roof["seconds"] / c["seconds"] if roof else None
+        for base in ("torch", "scalar"):
+            b = cases.get((base, dtype, red, target, rows, cols, threads))
+            c["x_" + base] = b["seconds"] / c["seconds"] if b else None
+
+
+def fmt(v, spec):
+    return "—" if v is None else format(v, spec)
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i else ":---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def plain_table(header, rows):
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths)))
+    return [line(header)] + [line(r) for r in rows]
+
+
+def size_name(c):
+    return "%sx%s" % (c["rows"], c["cols"])
+
+
+def main():
+    args = parse_args()
+    if not (args.no_build or args.from_json):
+        build(args.build_dir)
+    exe = os.path.join(args.build_dir, "bench", "kldiv_bench")
+    os.makedirs(args.out_dir, exist_ok=True)
+    json_path = args.from_json or os.path.join(args.out_dir, "bench.json")
+    if not args.from_json:
+        best, pattern = selection(exe)
+        run_suite(exe, args.filter or pattern, args, json_path)
+    context, cases, errors = load(json_path)
+    best = context["kldiv_best_isa"]
+    load_before = context["load_avg"][0]  # Google Benchmark's reading as the run started
+    ratios(cases)
+    cores = int(context.get("cores", 1))
+    reps = args.repetitions
+
+    # The main table: the best ISA, every size and thread count.
+    header = ["case", "µs", "Gelem/s", "GB/s", "% roofline", "× PyTorch", "× scalar"]
+    rows, noisy = [], False
+    order = lambda k: (k[1], k[4] * k[5], k[6], k[0])
+    for k in sorted(cases, key=order):
+        c = cases[k]
+        if not (k[0].startswith("kldiv:") if args.filter else k[0] == "kldiv:" + best and k[2] == "batchmean"):
+            continue  # with a filter of one's own: every kldiv case it selected
+        mark = ""
+        if c.get("cv", 0) > 0.10:  # over 10 % spread between repetitions
+            mark, noisy = " ~", True
+        rows.append(["%s/%s/%s/%s/threads:%d%s" % (c["impl"], c["dtype"], c["red"], size_name(c), c["threads"], mark),
+                     "%.1f" % (c["seconds"] * 1e6), "%.2f" % c["gelem"], "%.1f" % c["gbps"], fmt(c["roof"], ".0f"),
+                     fmt(c["x_torch"], ".1f"), fmt(c["x_scalar"], ".1f")])
+
+    # Every implementation side by side, f32 batchmean: Gelem/s.
+    impls = sorted({k[0] for k in cases if k[1] == "f32" and k[2] in ("batchmean", "read")},
+                   key=lambda i: (not i.startswith("kldiv"), i != "kldiv:" + best, i))
+    points = sorted({(k[4], k[5], k[6]) for k in cases if k[1] == "f32"}, key=lambda p: (p[2], p[0] * p[1]))
+    side_header = ["f32 batchmean"] + [i.replace("roofline", "roofline (read)") for i in impls]
+    side = []
+    for rows_, cols_, threads in points:
+        red = lambda i: "read" if i == "roofline" else "batchmean"
+        tgt = lambda i: "-" if i == "roofline" else "prob"
+        side.append(["%dx%d/threads:%d" % (rows_, cols_, threads)] +
+                    [fmt(cases.get((i, "f32", red(i), tgt(i), rows_, cols_, threads), {}).get("gelem"), ".2f")
+                     for i in impls])
+
+    targets = check_targets(cases, context, best, cores)
+    head = ("kldiv %s · best ISA %s · %d cores · PyTorch %s · f32/f64 batchmean, probability targets · "
+            "medians of %d × %ss · load average %.1f before the run"
+            % (context.get("kldiv_version"), best, cores, context.get("torch_version", "not built"), reps,
+               args.min_time, load_before))
+    notes = ["% roofline: time of the roofline pass (reads x and t once, -march=native) over kldiv's time, "
+             "same size and threads; × PyTorch / × scalar: their time over kldiv's."]
+    if noisy:
+        notes.append("~: the repetitions spread over 10 % (noisy machine); trust the ratio columns more.")
+    if load_before > 0.5:
+        notes.append("Other processes were running (load %.1f): absolute numbers are low, ratios less so." % load_before)
+
+    print("\n" + head + "\n")
+    print("\n".join(plain_table(header, rows)))
+    print("\nGelem/s by implementation\n")
+    print("\n".join(plain_table(side_header, side)))
+    print("\nTargets (issue 4)\n" + "\n".join(targets))
+    print("\n" + "\n".join(notes))
+    for e in errors:
+        print("ERROR", e)
+
+    png = plot(cases, best, args.out_dir, args.build_dir, cores)
+    md = ["<!-- generated by tools/bench_report.py -->", head, ""] + markdown_table(header, rows)
+    md += ["", "Gelem/s by implementation:", ""] + markdown_table(side_header, side)
+    md += ["", "Targets:", ""] + ["- " + t for t in targets] + [""] + notes
+    if png:
+        md += ["", "![throughput](%s)" % os.path.basename(png)]
+    with open(os.path.join(args.out_dir, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\nwrote %s, report.md%s in %s" % (os.path.basename(json_path), ", " + os.path.basename(png) if png else "",
+                                             args.out_dir))
+    return 1 if errors else 0
+
+
+def check_targets(cases, context, best, cores):
+    """The issue's targets, each with the figures it rests on."""
+    get = lambda impl, size, threads, dtype="f32", red="batchmean", tgt="prob": \
+        cases.get((impl, dtype, red, tgt, size[0], size[1], threads))
+    sizes = sorted({(k[4], k[5]) for k in cases}, key=lambda s: s[0] * s[1])
+    kl = "kldiv:" + best
+    out = []
+
+    def verdict(ok):
+        return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+    xs = [(s, get(kl, s, 1)) for s in sizes if get(kl, s, 1) and get(kl, s, 1)["x_torch"]]
+    out.append("%s  forward ≥ 20× PyTorch at every size (f32, 1 thread): %s" % (
+        verdict(all(c["x_torch"] >= 20 for _, c in xs) if xs else None),
+        ", ".join("%dx%d %.1f×" % (s[0], s[1], c["x_torch"]) for s, c in xs)))
+
+    l2 = max([c["size"] for c in context.get("caches", []) if c["level"] == 2] or [0])
+    in_cache = [(s, get(kl, s, 1)) for s in sizes if get(kl, s, 1) and 2 * 4 * s[0] * s[1] <= l2]
+    ok = all(c["gelem"] >= 4 for _, c in in_cache) if in_cache and best == "avx512" else None
+    out.append("%s  ≥ 4 Gelem/s per core in cache with AVX-512 (f32, working set ≤ L2): %s" % (
+        verdict(ok), ", ".join("%dx%d %.2f" % (s[0], s[1], c["gelem"]) for s, c in in_cache)))
+
+    c = get(kl, (256, 32000), cores)
+    out.append("%s  ≥ 90 %% of roofline at 256x32000 with all %d cores: %s" % (
+        verdict(c["roof"] >= 90 if c and c["roof"] else None), cores, fmt(c and c["roof"], ".0f") + " %"))
+
+    # Compute-bound: one thread reaches under half the roofline, and the size is large enough for kldiv
+    # to use more than one thread (32768 elements per thread).
+    scal = []
+    for s in sizes:
+        one, all_ = get(kl, s, 1), get(kl, s, cores)
+        if cores > 1 and one and all_ and s[0] * s[1] >= 2 * 32768 and one["roof"] and one["roof"] < 50:
+            scal.append((s, all_["gelem"] / one["gelem"]))
+    out.append("%s  thread scaling 1→%d ≥ 1.8× where compute-bound: %s" % (
+        verdict(all(r >= 1.8 for _, r in scal) if scal else None), cores,
+        ", ".join("%dx%d %.2f×" % (s[0], s[1], r) for s, r in scal) or "no compute-bound multi-thread size"))
+    return out
+
+
+def plot(cases, best, out_dir, build_dir, cores):
+    """throughput.png: Gelem/s against size, f32 batchmean, one panel per thread count."""
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        print("gnuplot not found (Debian: gnuplot-nox); no plot", file=sys.stderr)
+        return None
+    lines = [("kldiv:" + best, "batchmean", "prob", "kldiv (%s)" % best), ("scalar", "batchmean", "prob", "scalar loop"),
+             ("torch", "batchmean", "prob", "PyTorch"), ("roofline", "read", "-", "roofline (read x, t)")]
+    sizes = sorted({(k[4], k[5]) for k in cases if k[1] == "f32"}, key=lambda s: s[0] * s[1])
+    dat = os.path.join(build_dir, "throughput.dat")
+    with open(dat, "w") as f:  # one block per thread count: numel, label, then one column per line
+        for threads in sorted({1, cores}):
+            for s in sizes:
+                vals = [cases.get((i, "f32", r, t, s[0], s[1], threads), {}).get("gelem") for i, r, t, _ in lines]
+                f.write("%d %dx%d %s\n" % (s[0] * s[1], s[0], s[1], " ".join("NaN" if v is None else "%g" % v for v in vals)))
+            f.write("\n\n")
+    png = os.path.join(out_dir, "throughput.png")
+    panels = sorted({1, cores})
+    script = ["set terminal pngcairo size %d,520 font 'sans,11'" % (560 * len(panels)), "set output '%s'" % png,
+              "set multiplot layout 1,%d title 'kl\\_div forward, f32, batchmean: throughput (higher is better)'" % len(panels),
+              "set logscale xy", "set grid", "set key top right font ',9'", "set xlabel 'elements (rows x cols)'",
+              "set ylabel 'Gelem/s'", "set xtics rotate by -30 font ',9'", "set yrange [0.01:*]",
+              "set xrange [%g:%g]" % (sizes[0][0] * sizes[0][1] / 2, sizes[-1][0] * sizes[-1][1] * 3),
+              "set format y '%g'"]
+    for idx, threads in enumerate(panels):
+        script.append("set title '%d thread%s'" % (threads, "" if threads == 1 else "s"))
+        script.append("plot " + ", ".join(
+            "'%s' index %d using 1:%d:xtic(2) with linespoints lw 2 pt 7 title '%s'" % (dat, idx, 3 + j, title)
+            for j, (_, _, _, title) in enumerate(lines)))
+    script.append("unset multiplot")
+    subprocess.run([gnuplot], input="\n".join(script), text=True, check=True)
+    return png
+
+
+if __name__ == "__main__":
+    sys.exit(main())
