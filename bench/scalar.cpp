@@ -42,6 +42,8 @@ double dispatch(const T* x, const T* t, T* out, std::int64_t rows, std::size_t n
 
 }  // namespace
 
+// Here rather than inline in baselines.hpp: roofline.cpp is compiled with -march=native, and an inline
+// function it instantiated could be the copy the linker keeps for everyone.
 int useful_threads(std::size_t n, int threads) noexcept {
   const std::size_t useful = n / 32768 > 0 ? n / 32768 : 1;
   return threads < 1 ? 1 : static_cast<int>(useful < static_cast<std::size_t>(threads) ? useful : threads);

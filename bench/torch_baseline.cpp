@@ -27,7 +27,7 @@ TorchKlDiv::TorchKlDiv(const void* x, const void* t, bool f64, std::int64_t rows
   impl_->x = torch::from_blob(const_cast<void*>(x), {rows, cols}, options);
   impl_->t = torch::from_blob(const_cast<void*>(t), {rows, cols}, options);
   impl_->batchmean = reduction == kldiv::Reduction::batchmean;
-  impl_->reduction = impl_->batchmean ? at::Reduction::Sum : static_cast<std::int64_t>(reduction);
+  impl_->reduction = impl_->batchmean ? std::int64_t{at::Reduction::Sum} : static_cast<std::int64_t>(reduction);
   impl_->log_target = log_target;
 }
 
