@@ -10,9 +10,9 @@ function(kldiv_add_isa target name)
   target_compile_features(${obj} PRIVATE cxx_std_17)
   set_target_properties(${obj} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   kldiv_strict_fp(${obj})
-  # Always optimised, even in Debug: inlining keeps xsimd's helpers out of the weak symbols that the
+  # Optimised even in Debug: inlining keeps xsimd's helpers out of the weak symbols that the
   # linker could otherwise pick from a wider ISA's object for a narrower one.
-  target_compile_options(${obj} PRIVATE ${ARGN} -O2)
+  target_compile_options(${obj} PRIVATE ${ARGN} $<$<CONFIG:Debug>:-O2>)
   target_sources(${target} PRIVATE $<TARGET_OBJECTS:${obj}>)
   string(TOUPPER ${name} upper)
   target_compile_definitions(${target} PRIVATE KLDIV_HAVE_${upper})

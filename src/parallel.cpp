@@ -24,12 +24,16 @@ int threads_for(std::size_t n, int budget) noexcept {
   return static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(budget), useful));
 }
 
-// Thread `i` of `count` gets blocks [first, last) of `blocks`.
-struct Range {
-  std::size_t first, last;
-};
-Range share(std::size_t blocks, int i, int count) noexcept {
-  return {blocks * i / count, blocks * (i + 1) / count};
+// Calls f(first, last) for shares of [0, blocks) on `count` threads; on the caller alone for one thread,
+// since even a serial parallel region costs a system call.
+template <class F>
+void split(std::size_t blocks, int count, F&& f) noexcept {
+  if (count <= 1) return f(std::size_t{0}, blocks);
+#pragma omp parallel num_threads(count)
+  {
+    const std::size_t i = static_cast<std::size_t>(omp_get_thread_num()), m = static_cast<std::size_t>(omp_get_num_threads());
+    f(blocks * i / m, blocks * (i + 1) / m);
+  }
 }
 
 // A binary counter of complete subtrees: pushing the roots of equal-sized subtrees left to right and
@@ -72,14 +76,10 @@ int thread_budget(int requested) noexcept {
 template <class T>
 void parallel_pointwise(const TypedKernels<T>& k, const T* x, const T* t, T* out, std::size_t n, bool log_target,
                         int threads) noexcept {
-  const std::size_t blocks = (n + kBlock - 1) / kBlock;
-  const int count = threads_for(n, threads);
-#pragma omp parallel num_threads(count) if (count > 1)
-  {
-    const Range r = share(blocks, omp_get_thread_num(), omp_get_num_threads());
-    const std::size_t begin = r.first * kBlock, end = std::min(n, r.last * kBlock);
+  split((n + kBlock - 1) / kBlock, threads_for(n, threads), [&](std::size_t first, std::size_t last) {
+    const std::size_t begin = first * kBlock, end = std::min(n, last * kBlock);
     if (begin < end) k.pointwise(x + begin, t + begin, out + begin, end - begin, log_target);
-  }
+  });
 }
 
 template <class T>
@@ -93,13 +93,10 @@ Partial parallel_sum(const TypedKernels<T>& k, const T* x, const T* t, std::size
   // tree's node over what is left.  So the result is that tree's, whatever the thread count.
   for (std::size_t wave = 0; wave < blocks; wave += kWave) {
     const std::size_t size = std::min(kWave, blocks - wave);
-    const int wave_count = std::min<int>(count, static_cast<int>(size));
-#pragma omp parallel num_threads(wave_count) if (wave_count > 1)
-    {
-      const Range r = share(size, omp_get_thread_num(), omp_get_num_threads());
-      const std::size_t begin = (wave + r.first) * kBlock, end = std::min(n, (wave + r.last) * kBlock);
-      if (begin < end) k.block_sums(x + begin, t + begin, end - begin, log_target, partials + r.first);
-    }
+    split(size, std::min<int>(count, static_cast<int>(size)), [&](std::size_t first, std::size_t last) {
+      const std::size_t begin = (wave + first) * kBlock, end = std::min(n, (wave + last) * kBlock);
+      if (begin < end) k.block_sums(x + begin, t + begin, end - begin, log_target, partials + first);
+    });
     roots.push(tree_sum(partials, size));
   }
   return roots.fold();

@@ -19,7 +19,7 @@ namespace kldiv::detail::KLDIV_TARGET {
 // The fast paths cover vectors whose t are all normal positive (log) or moderate (exp); the others take
 // the general path, which gives the same bits wherever both apply.
 template <bool LogTarget, class V>
-inline V loss(V x, V t) noexcept {
+KLDIV_INLINE V loss(V x, V t) noexcept {
   using T = value_t<V>;
   using K = consts<T>;
   if constexpr (LogTarget) {
@@ -36,7 +36,7 @@ inline V loss(V x, V t) noexcept {
 // Compensated accumulation (Knuth's TwoSum): s + c carries the lane's sum with its rounding errors, so
 // block sums are accurate whatever their length and the order of magnitudes.
 template <class V>
-inline void accumulate(V& s, V& c, V v) noexcept {
+KLDIV_INLINE void accumulate(V& s, V& c, V v) noexcept {
   const V sum = s + v;
   const V bv = sum - s;
   c = c + ((s - (sum - bv)) + (v - bv));

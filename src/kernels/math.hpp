@@ -65,20 +65,20 @@ struct consts<double> {
 
 // c[0] + x*(c[1] + x*(c[2] + ...)), with FMA.
 template <class V, class T, std::size_t N, std::size_t... I>
-inline V horner_(V x, const T (&c)[N], std::index_sequence<I...>) noexcept {
+KLDIV_INLINE V horner_(V x, const T (&c)[N], std::index_sequence<I...>) noexcept {
   V r(c[N - 1]);
   ((r = vfma(r, x, V(c[N - 2 - I]))), ...);
   return r;
 }
 template <class V, class T, std::size_t N>
-inline V horner(V x, const T (&c)[N]) noexcept {
+KLDIV_INLINE V horner(V x, const T (&c)[N]) noexcept {
   return horner_(x, c, std::make_index_sequence<N - 1>{});
 }
 
 // The exponent field e + exponent_offset, held in the low bits of an unsigned vector, as the floating
 // point value e: 2^p + k has k in its low mantissa bits, so one OR and one subtraction convert it.
 template <class V>
-inline V exponent_to_fp(bits_t<V> biased) noexcept {
+KLDIV_INLINE V exponent_to_fp(bits_t<V> biased) noexcept {
   using T = value_t<V>;
   using K = consts<T>;
   constexpr T two_p = T(typename K::bits(1) << K::mantissa);
@@ -87,7 +87,7 @@ inline V exponent_to_fp(bits_t<V> biased) noexcept {
 
 // log(1 + f) for f = m - 1 in [sqrt(1/2) - 1, sqrt(2) - 1).
 template <class V>
-inline V log1p_reduced(V f) noexcept {
+KLDIV_INLINE V log1p_reduced(V f) noexcept {
   using T = value_t<V>;
   using K = consts<T>;
   if constexpr (std::is_same_v<T, float>) {
@@ -102,7 +102,7 @@ inline V log1p_reduced(V f) noexcept {
 
 // log t for positive finite t; subnormal t only when MaySubnormal.  Other inputs give garbage.
 template <bool MaySubnormal, class V>
-inline V log_positive(V t) noexcept {
+KLDIV_INLINE V log_positive(V t) noexcept {
   using T = value_t<V>;
   using B = bits_t<V>;
   using K = consts<T>;
@@ -124,7 +124,7 @@ inline V log_positive(V t) noexcept {
 
 // log t for every t, with IEEE special values: -inf at 0, NaN below 0 and for NaN, +inf at +inf.
 template <class V>
-inline V vlog(V t) noexcept {
+KLDIV_INLINE V vlog(V t) noexcept {
   using T = value_t<V>;
   using L = std::numeric_limits<T>;
   V r = log_positive<true>(t);
@@ -136,7 +136,7 @@ inline V vlog(V t) noexcept {
 // exp t.  Without Extreme, only for |t| <= consts::exp_fast; with it, for every t, including results
 // that overflow, underflow or are subnormal.
 template <bool Extreme, class V>
-inline V vexp(V t) noexcept {
+KLDIV_INLINE V vexp(V t) noexcept {
   using T = value_t<V>;
   using B = bits_t<V>;
   using K = consts<T>;

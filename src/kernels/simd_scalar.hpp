@@ -12,6 +12,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "inline.hpp"
+
 namespace kldiv::detail::KLDIV_TARGET {
 
 template <class V>
@@ -24,25 +26,25 @@ struct traits {
 };
 
 // ::fma / ::fmaf are C functions, not C++ inline ones, so no weak symbol can be shared with an ISA file.
-inline float vfma(float a, float b, float c) noexcept { return ::fmaf(a, b, c); }
-inline double vfma(double a, double b, double c) noexcept { return ::fma(a, b, c); }
+KLDIV_INLINE float vfma(float a, float b, float c) noexcept { return ::fmaf(a, b, c); }
+KLDIV_INLINE double vfma(double a, double b, double c) noexcept { return ::fma(a, b, c); }
 
 template <class T>
-inline T vselect(bool m, T a, T b) noexcept {
+KLDIV_INLINE T vselect(bool m, T a, T b) noexcept {
   return m ? a : b;
 }
 
-inline bool vall(bool m) noexcept { return m; }
+KLDIV_INLINE bool vall(bool m) noexcept { return m; }
 
 template <class T>
-inline typename traits<T>::bits_type as_bits(T v) noexcept {
+KLDIV_INLINE typename traits<T>::bits_type as_bits(T v) noexcept {
   typename traits<T>::bits_type b;
   std::memcpy(&b, &v, sizeof b);
   return b;
 }
 
 template <class T, class U>
-inline T from_bits(U b) noexcept {
+KLDIV_INLINE T from_bits(U b) noexcept {
   static_assert(sizeof(T) == sizeof(U));
   T v;
   std::memcpy(&v, &b, sizeof v);

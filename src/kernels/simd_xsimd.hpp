@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "inline.hpp"
+
 #include <xsimd/xsimd.hpp>
 
 namespace kldiv::detail::KLDIV_TARGET {
@@ -28,7 +30,7 @@ struct traits<xsimd::batch<T, A>> {
 // A fused multiply-add on every target that has one: xsimd 8.1 fuses only for fma3<> and NEON tags, so
 // AVX-512 gets it by hand.  SSE2 has no FMA; its results may differ in the last bit (README, "Bits").
 template <class T, class A>
-inline xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b, xsimd::batch<T, A> c) noexcept {
+KLDIV_INLINE xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b, xsimd::batch<T, A> c) noexcept {
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<A, xsimd::avx512f>) {
     if constexpr (std::is_same_v<T, float>)
@@ -41,17 +43,17 @@ inline xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b, xsimd
 }
 
 template <class T, class A>
-inline xsimd::batch<T, A> vselect(xsimd::batch_bool<T, A> m, xsimd::batch<T, A> a, xsimd::batch<T, A> b) noexcept {
+KLDIV_INLINE xsimd::batch<T, A> vselect(xsimd::batch_bool<T, A> m, xsimd::batch<T, A> a, xsimd::batch<T, A> b) noexcept {
   return xsimd::select(m, a, b);
 }
 
 template <class T, class A>
-inline bool vall(xsimd::batch_bool<T, A> m) noexcept {
+KLDIV_INLINE bool vall(xsimd::batch_bool<T, A> m) noexcept {
   return xsimd::all(m);
 }
 
 template <class T, class A>
-inline typename traits<xsimd::batch<T, A>>::bits_type as_bits(xsimd::batch<T, A> v) noexcept {
+KLDIV_INLINE typename traits<xsimd::batch<T, A>>::bits_type as_bits(xsimd::batch<T, A> v) noexcept {
   using B = typename traits<xsimd::batch<T, A>>::bits_type;
 #if XSIMD_VERSION_MAJOR >= 11
   return xsimd::bitwise_cast<typename B::value_type>(v);
@@ -61,7 +63,7 @@ inline typename traits<xsimd::batch<T, A>>::bits_type as_bits(xsimd::batch<T, A>
 }
 
 template <class T, class U, class A>
-inline xsimd::batch<T, A> from_bits(xsimd::batch<U, A> b) noexcept {
+KLDIV_INLINE xsimd::batch<T, A> from_bits(xsimd::batch<U, A> b) noexcept {
 #if XSIMD_VERSION_MAJOR >= 11
   return xsimd::bitwise_cast<T>(b);
 #else
