@@ -33,14 +33,38 @@ kldiv_status guarded(F&& f) noexcept {
   }
 }
 
+kldiv::Options options_of(kldiv_reduction reduction, int log_target) {
+  kldiv::Options options;
+  options.reduction = static_cast<kldiv::Reduction>(reduction);
+  options.log_target = log_target != 0;
+  return options;
+}
+
 template <class T>
 kldiv_status forward(const T* input, const T* target, const int64_t* shape, int ndim, kldiv_reduction reduction,
                      int log_target, T* out) noexcept {
+  return guarded(
+      [&] { kldiv::forward(input, target, kldiv::Shape(shape, ndim), options_of(reduction, log_target), out); });
+}
+
+template <class T>
+kldiv_status backward(const T* grad_output, const T* input, const T* target, const int64_t* shape, int ndim,
+                      kldiv_reduction reduction, int log_target, T* grad_input, T* grad_target) noexcept {
   return guarded([&] {
-    kldiv::Options options;
-    options.reduction = static_cast<kldiv::Reduction>(reduction);
-    options.log_target = log_target != 0;
-    kldiv::forward(input, target, kldiv::Shape(shape, ndim), options, out);
+    kldiv::backward(grad_output, input, target, kldiv::Shape(shape, ndim), options_of(reduction, log_target),
+                    grad_input, grad_target);
+  });
+}
+
+template <class T>
+kldiv_status forward_backward(const T* input, const T* target, const int64_t* shape, int ndim,
+                              kldiv_reduction reduction, int log_target, T grad_output, T* loss, T* grad_input,
+                              T* grad_target) noexcept {
+  return guarded([&] {
+    if (!loss) throw kldiv::null_pointer("loss is null");
+    const T value = kldiv::forward_backward(input, target, kldiv::Shape(shape, ndim),
+                                            options_of(reduction, log_target), grad_input, grad_target, grad_output);
+    *loss = value;
   });
 }
 
@@ -56,6 +80,32 @@ kldiv_status kldiv_forward_f32(const float* input, const float* target, const in
 kldiv_status kldiv_forward_f64(const double* input, const double* target, const int64_t* shape, int ndim,
                                kldiv_reduction reduction, int log_target, double* out) {
   return forward(input, target, shape, ndim, reduction, log_target, out);
+}
+
+kldiv_status kldiv_backward_f32(const float* grad_output, const float* input, const float* target,
+                                const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
+                                float* grad_input, float* grad_target) {
+  return backward(grad_output, input, target, shape, ndim, reduction, log_target, grad_input, grad_target);
+}
+
+kldiv_status kldiv_backward_f64(const double* grad_output, const double* input, const double* target,
+                                const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
+                                double* grad_input, double* grad_target) {
+  return backward(grad_output, input, target, shape, ndim, reduction, log_target, grad_input, grad_target);
+}
+
+kldiv_status kldiv_forward_backward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
+                                        kldiv_reduction reduction, int log_target, float grad_output, float* loss,
+                                        float* grad_input, float* grad_target) {
+  return forward_backward(input, target, shape, ndim, reduction, log_target, grad_output, loss, grad_input,
+                          grad_target);
+}
+
+kldiv_status kldiv_forward_backward_f64(const double* input, const double* target, const int64_t* shape,
+                                        int ndim, kldiv_reduction reduction, int log_target, double grad_output,
+                                        double* loss, double* grad_input, double* grad_target) {
+  return forward_backward(input, target, shape, ndim, reduction, log_target, grad_output, loss, grad_input,
+                          grad_target);
 }
 
 const char* kldiv_status_string(kldiv_status status) {

@@ -10,23 +10,74 @@
 namespace kldiv {
 namespace {
 
+// The upstream gradient of a reduced loss, scaled like the reduction (mean: 1/numel; batchmean:
+// 1/shape[0]), in double and rounded once.
+double divisor(const detail::Extent& extent, Reduction reduction) {
+  if (reduction == Reduction::mean) return static_cast<double>(extent.numel);
+  if (reduction == Reduction::batchmean) return extent.batch;
+  return 1.0;
+}
+
+template <class T>
+T reduced(detail::Partial sum, const detail::Extent& extent, Reduction reduction) {
+  return static_cast<T>(detail::finish(sum, divisor(extent, reduction)));
+}
+
 template <class T>
 void forward_impl(const T* input, const T* target, Shape shape, const Options& options, T* out) {
   const detail::Extent extent = detail::validate(input, target, out, shape, options, sizeof(T));
-  const auto& kernels = detail::typed<T>(detail::active_kernels());
+  const auto& k = detail::typed<T>(detail::active_kernels());
   const int threads = detail::thread_budget(options.num_threads);
+  const bool lt = options.log_target;
   if (options.reduction == Reduction::none) {
-    if (extent.numel > 0)
-      detail::parallel_pointwise(kernels, input, target, out, extent.numel, options.log_target, threads);
+    detail::parallel_for(extent.numel, threads, [&](std::size_t b, std::size_t e) {
+      k.pointwise(input + b, target + b, out + b, e - b, lt);
+    });
     return;
   }
-  const detail::Partial sum = extent.numel > 0
-                                  ? detail::parallel_sum(kernels, input, target, extent.numel, options.log_target, threads)
-                                  : detail::Partial{0.0, 0.0};
-  const double divisor = options.reduction == Reduction::mean        ? static_cast<double>(extent.numel)
-                         : options.reduction == Reduction::batchmean ? extent.batch
-                                                                     : 1.0;
-  *out = static_cast<T>(detail::finish(sum, divisor));
+  const detail::Partial sum = extent.numel == 0 ? detail::Partial{0.0, 0.0}
+                                                : detail::parallel_sum(extent.numel, threads, [&](std::size_t b, std::size_t e, detail::Partial* p) {
+                                                    k.block_sums(input + b, target + b, e - b, lt, p);
+                                                  });
+  *out = reduced<T>(sum, extent, options.reduction);
+}
+
+template <class T>
+T* offset(T* p, std::size_t i) {
+  return p ? p + i : nullptr;
+}
+
+template <class T>
+void backward_impl(const T* grad_output, const T* input, const T* target, Shape shape, const Options& options,
+                   T* grad_input, T* grad_target) {
+  const bool none = options.reduction == Reduction::none;
+  const detail::Extent extent = detail::validate(input, target, grad_output, shape, options, sizeof(T), "grad_output");
+  const auto& k = detail::typed<T>(detail::active_kernels());
+  if (extent.numel == 0 || (!grad_input && !grad_target)) return;
+  const T g = none ? T(0) : static_cast<T>(static_cast<double>(*grad_output) / divisor(extent, options.reduction));
+  const bool lt = options.log_target;
+  detail::parallel_for(extent.numel, detail::thread_budget(options.num_threads), [&](std::size_t b, std::size_t e) {
+    k.backward(none ? grad_output + b : &g, none, input + b, target + b, offset(grad_input, b), offset(grad_target, b),
+               e - b, lt);
+  });
+}
+
+template <class T>
+T forward_backward_impl(const T* input, const T* target, Shape shape, const Options& options, T* grad_input,
+                        T* grad_target, T grad_output) {
+  if (options.reduction == Reduction::none)
+    throw invalid_argument("forward_backward needs a reduction other than none; use forward() and backward()");
+  const T out_dummy = 0;
+  const detail::Extent extent = detail::validate(input, target, &out_dummy, shape, options, sizeof(T));
+  const auto& k = detail::typed<T>(detail::active_kernels());
+  if (extent.numel == 0) return reduced<T>({0.0, 0.0}, extent, options.reduction);
+  const T g = static_cast<T>(static_cast<double>(grad_output) / divisor(extent, options.reduction));
+  const bool lt = options.log_target;
+  const detail::Partial sum = detail::parallel_sum(
+      extent.numel, detail::thread_budget(options.num_threads), [&](std::size_t b, std::size_t e, detail::Partial* p) {
+        k.forward_backward(input + b, target + b, g, offset(grad_input, b), offset(grad_target, b), e - b, lt, p);
+      });
+  return reduced<T>(sum, extent, options.reduction);
 }
 
 template <class T>
@@ -66,6 +117,24 @@ float loss(const float* input, const float* target, Shape shape, const Options& 
 }
 double loss(const double* input, const double* target, Shape shape, const Options& options) {
   return loss_impl(input, target, shape, options);
+}
+
+void backward(const float* grad_output, const float* input, const float* target, Shape shape, const Options& options,
+              float* grad_input, float* grad_target) {
+  backward_impl(grad_output, input, target, shape, options, grad_input, grad_target);
+}
+void backward(const double* grad_output, const double* input, const double* target, Shape shape,
+              const Options& options, double* grad_input, double* grad_target) {
+  backward_impl(grad_output, input, target, shape, options, grad_input, grad_target);
+}
+
+float forward_backward(const float* input, const float* target, Shape shape, const Options& options,
+                       float* grad_input, float* grad_target, float grad_output) {
+  return forward_backward_impl(input, target, shape, options, grad_input, grad_target, grad_output);
+}
+double forward_backward(const double* input, const double* target, Shape shape, const Options& options,
+                        double* grad_input, double* grad_target, double grad_output) {
+  return forward_backward_impl(input, target, shape, options, grad_input, grad_target, grad_output);
 }
 
 std::int64_t output_size(Shape shape, Reduction reduction) {

@@ -26,6 +26,12 @@ struct TypedKernels {
   void (*pointwise)(const T* x, const T* t, T* out, std::size_t n, bool log_target);
   // partials[b] = sum of l over elements [b*kBlock, min(n, (b+1)*kBlock)), for every block b.
   void (*block_sums)(const T* x, const T* t, std::size_t n, bool log_target, Partial* partials);
+  // The gradients for upstream gradients g[i] (g_per_element) or g[0]; either output may be null.
+  void (*backward)(const T* g, bool g_per_element, const T* x, const T* t, T* grad_input, T* grad_target,
+                   std::size_t n, bool log_target);
+  // block_sums and backward (for one g) in one pass.
+  void (*forward_backward)(const T* x, const T* t, T g, T* grad_input, T* grad_target, std::size_t n,
+                           bool log_target, Partial* partials);
   // The elementary functions the kernels use, exposed so that tests can measure them.
   void (*log)(const T* in, T* out, std::size_t n);
   void (*exp)(const T* in, T* out, std::size_t n);

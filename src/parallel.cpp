@@ -73,18 +73,14 @@ int thread_budget(int requested) noexcept {
   return n > 0 ? n : omp_get_max_threads();
 }
 
-template <class T>
-void parallel_pointwise(const TypedKernels<T>& k, const T* x, const T* t, T* out, std::size_t n, bool log_target,
-                        int threads) noexcept {
+void parallel_ranges(std::size_t n, int threads, RangeBody body, void* context) noexcept {
   split((n + kBlock - 1) / kBlock, threads_for(n, threads), [&](std::size_t first, std::size_t last) {
     const std::size_t begin = first * kBlock, end = std::min(n, last * kBlock);
-    if (begin < end) k.pointwise(x + begin, t + begin, out + begin, end - begin, log_target);
+    if (begin < end) body(context, begin, end);
   });
 }
 
-template <class T>
-Partial parallel_sum(const TypedKernels<T>& k, const T* x, const T* t, std::size_t n, bool log_target,
-                     int threads) noexcept {
+Partial parallel_blocks(std::size_t n, int threads, BlockBody body, void* context) noexcept {
   const std::size_t blocks = (n + kBlock - 1) / kBlock;
   const int count = threads_for(n, threads);
   Partial partials[kWave];
@@ -95,17 +91,12 @@ Partial parallel_sum(const TypedKernels<T>& k, const T* x, const T* t, std::size
     const std::size_t size = std::min(kWave, blocks - wave);
     split(size, std::min<int>(count, static_cast<int>(size)), [&](std::size_t first, std::size_t last) {
       const std::size_t begin = (wave + first) * kBlock, end = std::min(n, (wave + last) * kBlock);
-      if (begin < end) k.block_sums(x + begin, t + begin, end - begin, log_target, partials + first);
+      if (begin < end) body(context, begin, end, partials + first);
     });
     roots.push(tree_sum(partials, size));
   }
   return roots.fold();
 }
-
-template void parallel_pointwise(const TypedKernels<float>&, const float*, const float*, float*, std::size_t, bool, int) noexcept;
-template void parallel_pointwise(const TypedKernels<double>&, const double*, const double*, double*, std::size_t, bool, int) noexcept;
-template Partial parallel_sum(const TypedKernels<float>&, const float*, const float*, std::size_t, bool, int) noexcept;
-template Partial parallel_sum(const TypedKernels<double>&, const double*, const double*, std::size_t, bool, int) noexcept;
 
 }  // namespace kldiv::detail
 

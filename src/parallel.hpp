@@ -11,14 +11,25 @@ namespace kldiv::detail {
 // active parallel region, so that a host's own threads are not oversubscribed.
 int thread_budget(int requested) noexcept;
 
-// out[i] = l(x[i], t[i]) for i < n.
-template <class T>
-void parallel_pointwise(const TypedKernels<T>& k, const T* x, const T* t, T* out, std::size_t n, bool log_target,
-                        int threads) noexcept;
+// Calls body(context, begin, end) on shares of [0, n) that are whole blocks of kBlock elements (the
+// last may be shorter), on at most `threads` threads.
+using RangeBody = void (*)(void* context, std::size_t begin, std::size_t end);
+void parallel_ranges(std::size_t n, int threads, RangeBody body, void* context) noexcept;
 
-// The sum of l over [0, n), n >= 1, as the fixed pairwise tree over the partials of all kBlock blocks.
-template <class T>
-Partial parallel_sum(const TypedKernels<T>& k, const T* x, const T* t, std::size_t n, bool log_target,
-                     int threads) noexcept;
+// The sum over [0, n), n >= 1, of the block partials that body(context, begin, end, partials) writes for
+// the blocks of [begin, end): the fixed pairwise tree over all blocks, whatever the thread count.
+using BlockBody = void (*)(void* context, std::size_t begin, std::size_t end, Partial* partials);
+Partial parallel_blocks(std::size_t n, int threads, BlockBody body, void* context) noexcept;
+
+// The same for any callable f(begin, end) or f(begin, end, partials).
+template <class F>
+void parallel_for(std::size_t n, int threads, F&& f) noexcept {
+  parallel_ranges(n, threads, [](void* c, std::size_t b, std::size_t e) { (*static_cast<F*>(c))(b, e); }, &f);
+}
+template <class F>
+Partial parallel_sum(std::size_t n, int threads, F&& f) noexcept {
+  return parallel_blocks(
+      n, threads, [](void* c, std::size_t b, std::size_t e, Partial* p) { (*static_cast<F*>(c))(b, e, p); }, &f);
+}
 
 }  // namespace kldiv::detail

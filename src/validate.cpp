@@ -7,7 +7,7 @@
 namespace kldiv::detail {
 
 Extent validate(const void* input, const void* target, const void* out, Shape shape, const Options& options,
-                std::size_t element_size) {
+                std::size_t element_size, const char* out_name) {
   const auto r = static_cast<int>(options.reduction);
   if (r < 0 || r > 3) throw invalid_argument(std::to_string(r) + " is not a valid value for reduction");
   if (options.num_threads < 0)
@@ -38,7 +38,7 @@ Extent validate(const void* input, const void* target, const void* out, Shape sh
   const bool none = options.reduction == Reduction::none;
   if (numel > 0 && input == nullptr) throw null_pointer("input is null");
   if (numel > 0 && target == nullptr) throw null_pointer("target is null");
-  if ((numel > 0 || !none) && out == nullptr) throw null_pointer("out is null");
+  if ((numel > 0 || !none) && out == nullptr) throw null_pointer(std::string(out_name) + " is null");
   const double batch = shape.ndim() == 0 ? 1.0 : static_cast<double>(shape.data()[0]);
   return {static_cast<std::size_t>(numel), batch};
 }

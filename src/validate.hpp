@@ -14,7 +14,9 @@ struct Extent {
   double batch;  // the batchmean divisor: shape[0], or 1 for a 0-dim input
 };
 
+// `out` is the output of forward() or the grad_output of backward(), named `out_name` in messages: numel
+// values for Reduction::none, else one.
 Extent validate(const void* input, const void* target, const void* out, Shape shape, const Options& options,
-                std::size_t element_size);
+                std::size_t element_size, const char* out_name = "out");
 
 }  // namespace kldiv::detail

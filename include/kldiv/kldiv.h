@@ -42,6 +42,26 @@ kldiv_status kldiv_forward_f32(const float* input, const float* target, const in
 kldiv_status kldiv_forward_f64(const double* input, const double* target, const int64_t* shape, int ndim,
                                kldiv_reduction reduction, int log_target, double* out);
 
+/* Gradients, as PyTorch's autograd computes them (see kldiv.hpp for the formulas).  grad_output holds
+   numel values for NONE, else 1 (scaled like the reduction).  grad_input and grad_target are numel values
+   each; either may be NULL to skip it. */
+kldiv_status kldiv_backward_f32(const float* grad_output, const float* input, const float* target,
+                                const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
+                                float* grad_input, float* grad_target);
+kldiv_status kldiv_backward_f64(const double* grad_output, const double* input, const double* target,
+                                const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
+                                double* grad_input, double* grad_target);
+
+/* The reduced loss (into *loss) and its gradients in one pass over memory, for an upstream gradient
+   grad_output (1 when the loss is the objective).  reduction must not be NONE.  grad_input and grad_target
+   may be NULL.  The results have the bits of kldiv_forward_* and kldiv_backward_*. */
+kldiv_status kldiv_forward_backward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
+                                        kldiv_reduction reduction, int log_target, float grad_output, float* loss,
+                                        float* grad_input, float* grad_target);
+kldiv_status kldiv_forward_backward_f64(const double* input, const double* target, const int64_t* shape,
+                                        int ndim, kldiv_reduction reduction, int log_target, double grad_output,
+                                        double* loss, double* grad_input, double* grad_target);
+
 /* A static description of a status, e.g. "invalid shape". */
 const char* kldiv_status_string(kldiv_status status);
 

@@ -90,6 +90,26 @@ void forward(const double* input, const double* target, Shape shape, const Optio
 float loss(const float* input, const float* target, Shape shape, const Options& options = {});
 double loss(const double* input, const double* target, Shape shape, const Options& options = {});
 
+// Gradients (PyTorch >= 1.13 autograd).  grad_output holds numel values for Reduction::none, else one,
+// which is scaled like the reduction: by 1/numel (mean), 1/shape[0] (batchmean, not for 0-dim), 1 (sum).
+// With g that scaled upstream gradient, per element:
+//   log_target == false:  d/dx = -g*t        d/dt = g*xlogy(t != 0, t) + g*(t/t) - g*x
+//   log_target == true:   d/dx = -g*exp(t)   d/dt = g*(t - x)*exp(t) + g*exp(t)
+// so d/dt is NaN at t == 0, t < 0 and t == +inf without log_target (t/t is NaN there), as in PyTorch.
+// Either output may be null to skip it.  With numel == 0 every pointer may be null.
+void backward(const float* grad_output, const float* input, const float* target, Shape shape, const Options& options,
+              float* grad_input, float* grad_target);
+void backward(const double* grad_output, const double* input, const double* target, Shape shape,
+              const Options& options, double* grad_input, double* grad_target);
+
+// The reduced loss and its gradients in one pass: x and t are read once, each gradient written once.
+// grad_output is the upstream gradient of the reduced loss (1 for a loss that is the objective).  The
+// loss has the bits of loss(), the gradients those of backward().  Reduction::none is invalid here.
+float forward_backward(const float* input, const float* target, Shape shape, const Options& options,
+                       float* grad_input, float* grad_target = nullptr, float grad_output = 1.0f);
+double forward_backward(const double* input, const double* target, Shape shape, const Options& options,
+                        double* grad_input, double* grad_target = nullptr, double grad_output = 1.0);
+
 // The number of values forward() writes: numel for Reduction::none, else 1.  Validates the shape.
 std::int64_t output_size(Shape shape, Reduction reduction);
 

@@ -4,6 +4,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define KLDIV_INLINE inline __attribute__((always_inline))
+#define KLDIV_INLINE_LAMBDA __attribute__((always_inline))
 #else
 #define KLDIV_INLINE inline
+#define KLDIV_INLINE_LAMBDA
 #endif

@@ -1,11 +1,13 @@
 // The KL-divergence kernels, written once over the vector vocabulary and instantiated per ISA by the
-// files in src/isa/.  One pass over memory: each element of x and t is loaded once, its loss computed
-// in registers and either stored (reduction none) or added to the block's accumulators.
+// files in src/isa/.  One pass over memory: each element of x and t is loaded once; its loss and
+// gradients are computed in registers, the loss stored (reduction none) or added to the block's
+// accumulators, the gradients stored.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "../kernel_table.hpp"
 #include "../reduction.hpp"
@@ -13,24 +15,51 @@
 
 namespace kldiv::detail::KLDIV_TARGET {
 
-// PyTorch's formula, operation for operation, so that overflow, inf and NaN come out the same:
+// What one pass computes, as bits of a template argument: the loss, and the gradients for an upstream
+// gradient g.
+using Want = unsigned;
+inline constexpr Want kLoss = 1, kGradInput = 2, kGradTarget = 4;
+
+template <class V>
+struct Terms {
+  V loss, grad_input, grad_target;
+};
+
+// PyTorch's formulas, operation for operation, so that overflow, inf and NaN come out the same:
 //   l = xlogy(t, t) - t*x        xlogy(t, t) = 0 at t == 0, NaN at NaN, t*log(t) otherwise
 //   l = exp(t) * (t - x)         with log_target
-// The fast paths cover vectors whose t are all normal positive (log) or moderate (exp); the others take
-// the general path, which gives the same bits wherever both apply.
-template <bool LogTarget, class V>
-KLDIV_INLINE V loss(V x, V t) noexcept {
+// and their autograd gradients (see kldiv.hpp).  The fast paths cover vectors whose t are all normal
+// positive (log) or moderate (exp); the others take the general path, which gives the same bits wherever
+// both apply.  log t or exp t is computed once for the loss and both gradients.
+template <bool LogTarget, Want W, class V>
+KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
   using T = value_t<V>;
   using K = consts<T>;
+  using L = std::numeric_limits<T>;
+  Terms<V> r{};
   if constexpr (LogTarget) {
     const bool moderate = vall((t >= V(-K::exp_fast)) & (t <= V(K::exp_fast)));
     const V e = moderate ? vexp<false>(t) : vexp<true>(t);
-    return e * (t - x);
+    const V d = t - x;
+    if constexpr (W & kLoss) r.loss = e * d;
+    if constexpr (W & kGradInput) r.grad_input = -(g * e);
+    if constexpr (W & kGradTarget) r.grad_target = (g * d) * e + g * e;
   } else {
-    const bool normal = vall((t >= V(K::min_normal)) & (t <= V(std::numeric_limits<T>::max())));
-    const V xlogy = normal ? t * log_positive<false>(t) : vselect(t == V(0), V(0), t * vlog(t));
-    return xlogy - t * x;
+    const bool normal = vall((t >= V(K::min_normal)) & (t <= V(L::max())));
+    const V log_t = normal ? log_positive<false>(t) : vlog(t);
+    if constexpr (W & kLoss) {
+      const V xlogy = normal ? t * log_t : vselect(t == V(0), V(0), t * log_t);
+      r.loss = xlogy - t * x;
+    }
+    if constexpr (W & kGradInput) r.grad_input = -(g * t);
+    if constexpr (W & kGradTarget) {
+      // g*xlogy(t != 0, t) + g*(t/t) - g*x, where t/t is exactly 1, or NaN at 0, inf and NaN.
+      const V xlogy_grad = normal ? log_t : vselect(t == V(0), V(0), log_t);
+      const V ratio = normal ? V(1) : vselect((t != V(0)) & (t < V(L::infinity())) & (t > V(-L::infinity())), V(1), V(L::quiet_NaN()));
+      r.grad_target = (g * xlogy_grad + g * ratio) - g * x;
+    }
   }
+  return r;
 }
 
 // Compensated accumulation (Knuth's TwoSum): s + c carries the lane's sum with its rounding errors, so
@@ -43,72 +72,124 @@ KLDIV_INLINE void accumulate(V& s, V& c, V v) noexcept {
   s = sum;
 }
 
-template <class V, bool LogTarget>
-void pointwise_loop(const value_t<V>* x, const value_t<V>* t, value_t<V>* out, std::size_t n) noexcept {
-  using T = value_t<V>;
-  using Tr = traits<V>;
-  constexpr std::size_t W = Tr::size;
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) Tr::store(out + i, loss<LogTarget>(Tr::load(x + i), Tr::load(t + i)));
-  if (i < n) {
-    T bx[W] = {}, bt[W] = {}, bo[W];  // padding (0, 0) is a valid input; its result is dropped
-    std::memcpy(bx, x + i, (n - i) * sizeof(T));
-    std::memcpy(bt, t + i, (n - i) * sizeof(T));
-    Tr::store(bo, loss<LogTarget>(Tr::load(bx), Tr::load(bt)));
-    std::memcpy(out + i, bo, (n - i) * sizeof(T));
-  }
+// k < size values from p (zeros past them), and back; with k == size a plain load or store.
+template <class V>
+KLDIV_INLINE V load_n(const value_t<V>* p, std::size_t k) noexcept {
+  if (k == traits<V>::size) return traits<V>::load(p);
+  value_t<V> b[traits<V>::size] = {};
+  std::memcpy(b, p, k * sizeof *p);
+  return traits<V>::load(b);
+}
+template <class V>
+KLDIV_INLINE void store_n(value_t<V>* p, std::size_t k, V v) noexcept {
+  if (k == traits<V>::size) return traits<V>::store(p, v);
+  value_t<V> b[traits<V>::size];
+  traits<V>::store(b, v);
+  std::memcpy(p, b, k * sizeof *p);
 }
 
-template <class V, bool LogTarget>
-void block_sums_loop(const value_t<V>* x, const value_t<V>* t, std::size_t n, Partial* partials) noexcept {
+// Element by element: the loss of reduction none, or the gradients.  g is per element (GArray) or one.
+template <class V, bool LogTarget, Want W, bool GArray>
+void elementwise_loop(const value_t<V>* x, const value_t<V>* t, const value_t<V>* g, value_t<V>* loss,
+                      value_t<V>* grad_input, value_t<V>* grad_target, std::size_t n) noexcept {
+  constexpr std::size_t S = traits<V>::size;
+  const V g_all = GArray ? V(0) : V(*g);
+  const auto step = [&](std::size_t i, std::size_t k) KLDIV_INLINE_LAMBDA {
+    const Terms<V> r = terms<LogTarget, W>(load_n<V>(x + i, k), load_n<V>(t + i, k), GArray ? load_n<V>(g + i, k) : g_all);
+    if constexpr (W & kLoss) store_n(loss + i, k, r.loss);
+    if constexpr (W & kGradInput) store_n(grad_input + i, k, r.grad_input);
+    if constexpr (W & kGradTarget) store_n(grad_target + i, k, r.grad_target);
+  };
+  std::size_t i = 0;
+  for (; i + S <= n; i += S) step(i, S);
+  if (i < n) step(i, n - i);
+}
+
+// Block by block: partials[b] = the loss summed over block b, in kLanes compensated lanes; the gradients
+// for one upstream g are stored on the way.
+template <class V, bool LogTarget, Want W>
+void reduce_loop(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t<V>* grad_input,
+                 value_t<V>* grad_target, std::size_t n, Partial* partials) noexcept {
   using T = value_t<V>;
-  using Tr = traits<V>;
-  constexpr std::size_t W = Tr::size;
-  constexpr std::size_t R = kLanes / W;  // registers per virtual lane set
-  static_assert(kLanes % W == 0 && kBlock % kLanes == 0);
+  constexpr std::size_t S = traits<V>::size;
+  constexpr std::size_t R = kLanes / S;  // registers per set of lanes
+  static_assert(kLanes % S == 0 && kBlock % kLanes == 0);
+  T lane[kLanes];
+  for (std::size_t j = 0; j < kLanes; ++j) lane[j] = T(j);
 
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
     const std::size_t len = std::min(kBlock, n - begin);
-    const T* xb = x + begin;
-    const T* tb = t + begin;
     V s[R], c[R];
     for (std::size_t r = 0; r < R; ++r) s[r] = c[r] = V(0);
-
+    // k elements at begin + i, into the lanes of register r; lanes past k add exactly 0.
+    const auto step = [&](std::size_t i, std::size_t r, std::size_t k) KLDIV_INLINE_LAMBDA {
+      const std::size_t at = begin + i + r * S;
+      const Terms<V> e = terms<LogTarget, W>(load_n<V>(x + at, k), load_n<V>(t + at, k), V(g));
+      accumulate(s[r], c[r], k == S ? e.loss : vselect(traits<V>::load(lane) < V(T(k)), e.loss, V(0)));
+      if constexpr (W & kGradInput) store_n(grad_input + at, k, e.grad_input);
+      if constexpr (W & kGradTarget) store_n(grad_target + at, k, e.grad_target);
+    };
     std::size_t i = 0;
     for (; i + kLanes <= len; i += kLanes)
-      for (std::size_t r = 0; r < R; ++r)
-        accumulate(s[r], c[r], loss<LogTarget>(Tr::load(xb + i + r * W), Tr::load(tb + i + r * W)));
-    if (i < len) {  // the last, partial chunk: lanes past the end add exactly 0
-      const std::size_t rest = len - i;
-      T bx[kLanes] = {}, bt[kLanes] = {}, lane[kLanes];
-      std::memcpy(bx, xb + i, rest * sizeof(T));
-      std::memcpy(bt, tb + i, rest * sizeof(T));
-      for (std::size_t j = 0; j < kLanes; ++j) lane[j] = T(j);
-      for (std::size_t r = 0; r < R; ++r) {
-        const V l = loss<LogTarget>(Tr::load(bx + r * W), Tr::load(bt + r * W));
-        accumulate(s[r], c[r], vselect(Tr::load(lane + r * W) < V(T(rest)), l, V(0)));
-      }
-    }
+      for (std::size_t r = 0; r < R; ++r) step(i, r, S);
+    for (std::size_t r = 0; i + r * S < len; ++r) step(i, r, std::min(S, len - i - r * S));
 
     T sl[kLanes], cl[kLanes];
     for (std::size_t r = 0; r < R; ++r) {
-      Tr::store(sl + r * W, s[r]);
-      Tr::store(cl + r * W, c[r]);
+      traits<V>::store(sl + r * S, s[r]);
+      traits<V>::store(cl + r * S, c[r]);
     }
     partials[begin / kBlock] = lanes_to_partial(sl, cl);
   }
 }
 
+// Runs f(std::true_type{}) or f(std::false_type{}): a run-time flag made a template argument.
+template <class F>
+KLDIV_INLINE void with_flag(bool flag, F&& f) {
+  if (flag)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
+
 template <class V>
 void pointwise_entry(const value_t<V>* x, const value_t<V>* t, value_t<V>* out, std::size_t n,
                      bool log_target) noexcept {
-  log_target ? pointwise_loop<V, true>(x, t, out, n) : pointwise_loop<V, false>(x, t, out, n);
+  with_flag(log_target, [&](auto lt) { elementwise_loop<V, lt, kLoss, false>(x, t, nullptr, out, nullptr, nullptr, n); });
 }
 
 template <class V>
 void block_sums_entry(const value_t<V>* x, const value_t<V>* t, std::size_t n, bool log_target,
                       Partial* partials) noexcept {
-  log_target ? block_sums_loop<V, true>(x, t, n, partials) : block_sums_loop<V, false>(x, t, n, partials);
+  with_flag(log_target, [&](auto lt) { reduce_loop<V, lt, kLoss>(x, t, 0, nullptr, nullptr, n, partials); });
+}
+
+template <class V>
+void backward_entry(const value_t<V>* g, bool g_per_element, const value_t<V>* x, const value_t<V>* t,
+                    value_t<V>* grad_input, value_t<V>* grad_target, std::size_t n, bool log_target) noexcept {
+  with_flag(log_target, [&](auto lt) {
+    with_flag(g_per_element, [&](auto per_element) {
+      with_flag(grad_input != nullptr, [&](auto gi) {
+        with_flag(grad_target != nullptr, [&](auto gt) {
+          constexpr Want w = (gi ? kGradInput : 0) | (gt ? kGradTarget : 0);
+          if constexpr (w != 0) elementwise_loop<V, lt, w, per_element>(x, t, g, nullptr, grad_input, grad_target, n);
+        });
+      });
+    });
+  });
+}
+
+template <class V>
+void forward_backward_entry(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t<V>* grad_input,
+                            value_t<V>* grad_target, std::size_t n, bool log_target, Partial* partials) noexcept {
+  with_flag(log_target, [&](auto lt) {
+    with_flag(grad_input != nullptr, [&](auto gi) {
+      with_flag(grad_target != nullptr, [&](auto gt) {
+        constexpr Want w = kLoss | (gi ? kGradInput : 0) | (gt ? kGradTarget : 0);
+        reduce_loop<V, lt, w>(x, t, g, grad_input, grad_target, n, partials);
+      });
+    });
+  });
 }
 
 template <class V, V (*F)(V)>
@@ -127,7 +208,8 @@ void map_entry(const value_t<V>* in, value_t<V>* out, std::size_t n) noexcept {
 
 template <class V>
 constexpr TypedKernels<value_t<V>> typed_kernels() noexcept {
-  return {&pointwise_entry<V>, &block_sums_entry<V>, &map_entry<V, &vlog<V>>, &map_entry<V, &vexp<true, V>>};
+  return {&pointwise_entry<V>,  &block_sums_entry<V>,           &backward_entry<V>,
+          &forward_backward_entry<V>, &map_entry<V, &vlog<V>>, &map_entry<V, &vexp<true, V>>};
 }
 
 template <class Vf, class Vd>
