@@ -32,19 +32,14 @@ Partial add(Partial a, Partial b) noexcept {
   return fast_two_sum(s.hi, s.lo);
 }
 
-template <class T>
-Partial lanes(const T* s, const T* c) noexcept {
-  Partial p[kLanes];
-  // A lane whose sum met inf or NaN has NaN noise in c: its s alone is the IEEE result.
-  for (std::size_t j = 0; j < kLanes; ++j)
-    p[j] = std::isfinite(s[j]) ? two_sum(static_cast<double>(s[j]), static_cast<double>(c[j])) : Partial{static_cast<double>(s[j]), 0.0};
-  return tree_sum(p, kLanes);
-}
-
 }  // namespace
 
-Partial lanes_to_partial(const float* s, const float* c) noexcept { return lanes(s, c); }
-Partial lanes_to_partial(const double* s, const double* c) noexcept { return lanes(s, c); }
+Partial lanes_to_partial(const double* s, const double* c) noexcept {
+  Partial p[kLanes];
+  // A lane whose sum met inf or NaN has NaN noise in c: its s alone is the IEEE result.
+  for (std::size_t j = 0; j < kLanes; ++j) p[j] = std::isfinite(s[j]) ? two_sum(s[j], c[j]) : Partial{s[j], 0.0};
+  return tree_sum(p, kLanes);
+}
 
 Partial tree_sum(Partial* p, std::size_t n) noexcept {
   for (std::size_t stride = 1; stride < n; stride *= 2)

@@ -12,7 +12,6 @@
 namespace kldiv::detail {
 
 // The sum of kLanes lanes, each s[j] + c[j], as one partial, reduced in a fixed pairwise tree.
-Partial lanes_to_partial(const float* s, const float* c) noexcept;
 Partial lanes_to_partial(const double* s, const double* c) noexcept;
 
 // The sum of p[0..n), reduced in place in a fixed pairwise tree whose shape depends on n alone.  n >= 1.

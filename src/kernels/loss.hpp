@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "../kernel_table.hpp"
 #include "../reduction.hpp"
@@ -62,15 +64,54 @@ KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
   return r;
 }
 
-// Compensated accumulation (Knuth's TwoSum): s + c carries the lane's sum with its rounding errors, so
-// block sums are accurate whatever their length and the order of magnitudes.
+// A block's kLanes loss accumulators, lane j taking the elements j mod kLanes.  Float losses are summed
+// in double, which is exact enough (a lane adds kBlock / kLanes terms: its error stays below 2^-44 of
+// their magnitudes) and cheaper than compensation; double losses are compensated (Knuth's TwoSum, s + c
+// carrying the sum with its rounding errors).
+template <class V, bool Widen = std::is_same_v<value_t<V>, float>>
+struct Lanes {
+  using Wide = decltype(widen(std::declval<V>()));
+  using D = typename Wide::value_type;
+  static constexpr std::size_t K = std::tuple_size<Wide>::value, S = traits<D>::size;
+  D sum[kLanes / S];
+
+  Lanes() noexcept {
+    for (D& d : sum) d = D(0);
+  }
+  KLDIV_INLINE void add(std::size_t r, V loss) noexcept {
+    const Wide w = widen(loss);
+    for (std::size_t k = 0; k < K; ++k) sum[r * K + k] = sum[r * K + k] + w[k];
+  }
+  Partial partial() const noexcept {
+    double s[kLanes], c[kLanes] = {};
+    for (std::size_t i = 0; i < kLanes / S; ++i) traits<D>::store(s + i * S, sum[i]);
+    return lanes_to_partial(s, c);
+  }
+};
+
 template <class V>
-KLDIV_INLINE void accumulate(V& s, V& c, V v) noexcept {
-  const V sum = s + v;
-  const V bv = sum - s;
-  c = c + ((s - (sum - bv)) + (v - bv));
-  s = sum;
-}
+struct Lanes<V, false> {
+  static constexpr std::size_t S = traits<V>::size;
+  V s[kLanes / S], c[kLanes / S];
+
+  Lanes() noexcept {
+    for (std::size_t r = 0; r < kLanes / S; ++r) s[r] = c[r] = V(0);
+  }
+  KLDIV_INLINE void add(std::size_t r, V loss) noexcept {
+    const V sum = s[r] + loss;
+    const V bv = sum - s[r];
+    c[r] = c[r] + ((s[r] - (sum - bv)) + (loss - bv));
+    s[r] = sum;
+  }
+  Partial partial() const noexcept {
+    value_t<V> sl[kLanes], cl[kLanes];
+    for (std::size_t r = 0; r < kLanes / S; ++r) {
+      traits<V>::store(sl + r * S, s[r]);
+      traits<V>::store(cl + r * S, c[r]);
+    }
+    return lanes_to_partial(sl, cl);
+  }
+};
 
 // k < size values from p (zeros past them), and back; with k == size a plain load or store.
 template <class V>
@@ -119,13 +160,12 @@ void reduce_loop(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t
 
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
     const std::size_t len = std::min(kBlock, n - begin);
-    V s[R], c[R];
-    for (std::size_t r = 0; r < R; ++r) s[r] = c[r] = V(0);
+    Lanes<V> lanes;
     // k elements at begin + i, into the lanes of register r; lanes past k add exactly 0.
     const auto step = [&](std::size_t i, std::size_t r, std::size_t k) KLDIV_INLINE_LAMBDA {
       const std::size_t at = begin + i + r * S;
       const Terms<V> e = terms<LogTarget, W>(load_n<V>(x + at, k), load_n<V>(t + at, k), V(g));
-      accumulate(s[r], c[r], k == S ? e.loss : vselect(traits<V>::load(lane) < V(T(k)), e.loss, V(0)));
+      lanes.add(r, k == S ? e.loss : vselect(traits<V>::load(lane) < V(T(k)), e.loss, V(0)));
       if constexpr (W & kGradInput) store_n(grad_input + at, k, e.grad_input);
       if constexpr (W & kGradTarget) store_n(grad_target + at, k, e.grad_target);
     };
@@ -133,13 +173,7 @@ void reduce_loop(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t
     for (; i + kLanes <= len; i += kLanes)
       for (std::size_t r = 0; r < R; ++r) step(i, r, S);
     for (std::size_t r = 0; i + r * S < len; ++r) step(i, r, std::min(S, len - i - r * S));
-
-    T sl[kLanes], cl[kLanes];
-    for (std::size_t r = 0; r < R; ++r) {
-      traits<V>::store(sl + r * S, s[r]);
-      traits<V>::store(cl + r * S, c[r]);
-    }
-    partials[begin / kBlock] = lanes_to_partial(sl, cl);
+    partials[begin / kBlock] = lanes.partial();
   }
 }
 

@@ -7,6 +7,7 @@
 #error "Include this from an ISA file that defines KLDIV_TARGET (see src/isa/)."
 #endif
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -35,6 +36,8 @@ KLDIV_INLINE T vselect(bool m, T a, T b) noexcept {
 }
 
 KLDIV_INLINE bool vall(bool m) noexcept { return m; }
+
+KLDIV_INLINE std::array<double, 1> widen(float v) noexcept { return {v}; }
 
 template <class T>
 KLDIV_INLINE typename traits<T>::bits_type as_bits(T v) noexcept {

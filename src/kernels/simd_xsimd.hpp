@@ -6,6 +6,7 @@
 #error "Include this from an ISA file that defines KLDIV_TARGET (see src/isa/)."
 #endif
 
+#include <array>
 #include <cstdint>
 #include <type_traits>
 
@@ -40,6 +41,39 @@ KLDIV_INLINE xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b,
   }
 #endif
   return xsimd::fma(a, b, c);
+}
+
+// The lanes of a float vector as doubles, in order: [0, S/2) then [S/2, S).  xsimd 8.1 has no
+// widening conversion, so each target spells its own.
+template <class A>
+inline constexpr bool always_false = false;
+
+template <class A>
+KLDIV_INLINE std::array<xsimd::batch<double, A>, 2> widen(xsimd::batch<float, A> v) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+    return {_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))};
+  } else
+#endif
+#if defined(__AVX__)
+  if constexpr (std::is_base_of_v<xsimd::avx, A>) {
+    return {_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
+  } else
+#endif
+#if defined(__SSE2__)
+  if constexpr (std::is_base_of_v<xsimd::sse2, A>) {
+    return {_mm_cvtps_pd(v), _mm_cvtps_pd(_mm_movehl_ps(v, v))};
+  } else
+#endif
+#if defined(__aarch64__)
+  if constexpr (std::is_same_v<A, xsimd::neon64>) {
+    return {vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)};
+  } else
+#endif
+  {
+    static_assert(always_false<A>, "widen() has no conversion for this target");
+  }
 }
 
 template <class T, class A>
