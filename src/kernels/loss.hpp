@@ -44,7 +44,7 @@ KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
     const V e = moderate ? vexp<false>(t) : vexp<true>(t);
     const V d = t - x;
     if constexpr (W & kLoss) r.loss = e * d;
-    if constexpr (W & kGradInput) r.grad_input = -(g * e);
+    if constexpr (W & kGradInput) r.grad_input = flip_sign(g * e);
     if constexpr (W & kGradTarget) r.grad_target = (g * d) * e + g * e;
   } else {
     const bool normal = vall((t >= V(K::min_normal)) & (t <= V(L::max())));
@@ -53,7 +53,7 @@ KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
       const V xlogy = normal ? t * log_t : vselect(t == V(0), V(0), t * log_t);
       r.loss = xlogy - t * x;
     }
-    if constexpr (W & kGradInput) r.grad_input = -(g * t);
+    if constexpr (W & kGradInput) r.grad_input = flip_sign(g) * t;  // PyTorch: (-g) * t
     if constexpr (W & kGradTarget) {
       // g*xlogy(t != 0, t) + g*(t/t) - g*x, where t/t is exactly 1, or NaN at 0, inf and NaN.
       const V xlogy_grad = normal ? log_t : vselect(t == V(0), V(0), log_t);

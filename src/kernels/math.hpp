@@ -63,6 +63,13 @@ struct consts<double> {
   static constexpr const double (&exp_poly)[10] = coefficients::exp_f64;
 };
 
+// -v with the sign of zero kept.  Not named neg: xsimd::neg, found by argument-dependent lookup, negates
+// AVX-512 vectors as 0 - v, which turns -0 into +0 (so does unary minus).
+template <class V>
+KLDIV_INLINE V flip_sign(V v) noexcept {
+  return v * V(-1);
+}
+
 // c[0] + x*(c[1] + x*(c[2] + ...)), with FMA.
 template <class V, class T, std::size_t N, std::size_t... I>
 KLDIV_INLINE V horner_(V x, const T (&c)[N], std::index_sequence<I...>) noexcept {
@@ -96,7 +103,7 @@ KLDIV_INLINE V log1p_reduced(V f) noexcept {
     const V s = f / (V(2) + f);
     const V z = s * s;
     const V half_f2 = V(0.5) * f * f;
-    return f + vfma(s, vfma(z, horner(z, K::log_poly), half_f2), -half_f2);
+    return f + vfma(s, vfma(z, horner(z, K::log_poly), half_f2), flip_sign(half_f2));
   }
 }
 
