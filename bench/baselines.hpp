@@ -15,7 +15,8 @@ namespace bench {
 int useful_threads(std::size_t n, int threads) noexcept;
 
 // Roofline: the least any KL pass must do.  Reads x and t once (sum of x[i] + t[i], returned so that
-// nothing is optimised away) or, for reduction none, also writes one array (out[i] = x[i] + t[i]).
+// nothing is optimised away) or, for reduction none, also writes one array (out[i] = x[i] + t[i]).  The
+// read-write pass (read two arrays, write one) is also the bound of forward_backward (x, t -> grad_input).
 double roofline_read(const float* x, const float* t, std::size_t n, int threads) noexcept;
 double roofline_read(const double* x, const double* t, std::size_t n, int threads) noexcept;
 void roofline_read_write(const float* x, const float* t, float* out, std::size_t n, int threads) noexcept;
@@ -39,6 +40,24 @@ class TorchKlDiv {
   static const char* version();
   void run();         // one timed call
   double checksum();  // the loss (for none, the sum of the output), to check the result
+ private:
+  friend class TorchKlDivGrad;  // which calls the same forward
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// PyTorch's forward plus backward, as a training step does it: x (wrapping the benchmark's buffer)
+// requires grad, loss = torch::kl_div(...) as TorchKlDiv computes it, loss.backward().  Each run starts
+// with x.grad reset to undefined (zero_grad(set_to_none=True)), so autograd allocates a fresh gradient
+// rather than accumulating into the old one.  Reduced losses only (here: batchmean).
+class TorchKlDivGrad {
+ public:
+  TorchKlDivGrad(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+                 kldiv::Reduction reduction, bool log_target);
+  ~TorchKlDivGrad();
+  void run();                // one timed forward + backward
+  double loss();             // of the last run
+  const void* grad_input();  // x.grad of the last run: rows*cols contiguous values of x's dtype
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,18 +1,27 @@
-// kldiv's benchmark suite: kldiv::forward on every ISA against the roofline, a scalar loop and PyTorch,
-// all in one binary so that ratios come from one run.  tools/bench_report.py runs a selection of it and
-// computes the ratios; run it directly for everything (--benchmark_list_tests shows the names).
+// kldiv's benchmark suite: kldiv::forward, backward and forward_backward on every ISA against the
+// roofline, a scalar loop and PyTorch, all in one binary so that ratios come from one run.
+// tools/bench_report.py runs a selection of it and computes the ratios; run it directly for everything
+// (--benchmark_list_tests shows the names).
 //
 // Names: <impl>/<dtype>/<reduction>/<target>/<rows>x<cols>/threads:<n>
-//   impl      kldiv:<isa> | scalar | torch | roofline
+//   impl      kldiv:<isa> | scalar | torch | roofline                        the forward pass
+//             kldiv.backward:<isa>        backward, grad_input only (batchmean: grad_output 1; none: an array)
+//             kldiv.backward_both:<isa>   backward, grad_input and grad_target
+//             kldiv.forward_backward:<isa>  the loss and grad_input in one pass (batchmean only)
+//             torch.forward_backward      libtorch: kl_div, then loss.backward() into input.grad (batchmean)
 //   target    prob (log_target off) | logt (on); the roofline has "read" / "readwrite" and "-" instead
 // Counters (medians over repetitions, wall-clock time): elem/s and bytes/s, bytes = what the pass must
-// move: x and t read once, plus the output written for reduction none.
+// move: the arrays it needs read once and its outputs written once.  forward: x, t (+ out for none);
+// backward: t (+ g for none) and grad_input, plus x and grad_target for both gradients; forward_backward:
+// x, t and grad_input, the bytes of the read-two-write-one roofline.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -33,6 +42,8 @@ struct Size {
 // From L1-resident (32 KiB of f32) through L2 and L3 to several times the last-level cache; 1x2^20 is
 // one row, so the threads must split within it.
 const Size kSizes[] = {{1, 4096}, {8, 4000}, {1, 1 << 20}, {64, 32000}, {256, 32000}};
+// The sizes of the gradient benchmarks: issue 3's three shapes and the one long row.
+const Size kGradientSizes[] = {{8, 4000}, {1, 1 << 20}, {64, 32000}, {256, 32000}};
 
 const kldiv::Reduction kReductions[] = {kldiv::Reduction::none, kldiv::Reduction::mean, kldiv::Reduction::sum,
                                         kldiv::Reduction::batchmean};
@@ -50,16 +61,20 @@ struct Buffer {
 };
 
 // One size's inputs: t = softmax of N(0,1) logits per row, logt = log(t), x = log_softmax of other
-// logits, as a classifier's output against soft labels.  ref_* are the loss sums in double, to check
-// every implementation's result once per benchmark run.
+// logits, as a classifier's output against soft labels; g, uniform in [0.5, 1.5), is the upstream
+// gradient array of backward with reduction none.  ref_* are the loss sums in double, to check every
+// implementation's result once per benchmark run.  out, gx and gt receive the outputs.
 template <class T>
 struct Data {
   Size size;
-  Buffer<T> x, t, logt, out;
+  Buffer<T> x, t, logt, out, g, gx, gt;
   double ref_prob = 0, ref_logt = 0;
-  explicit Data(Size s) : size(s), x(s.numel()), t(s.numel()), logt(s.numel()), out(s.numel()) {
+  explicit Data(Size s)
+      : size(s), x(s.numel()), t(s.numel()), logt(s.numel()), out(s.numel()), g(s.numel()), gx(s.numel()),
+        gt(s.numel()) {
     std::mt19937_64 rng(42);
     std::normal_distribution<double> normal;
+    std::uniform_real_distribution<double> uniform(0.5, 1.5);
     std::vector<double> a(s.cols), b(s.cols);
     auto log_softmax = [](std::vector<double>& v) {
       double m = v[0], z = 0;
@@ -77,7 +92,8 @@ struct Data {
         x.get()[i] = static_cast<T>(b[c]);
         logt.get()[i] = static_cast<T>(a[c]);
         t.get()[i] = static_cast<T>(std::exp(a[c]));
-        out.get()[i] = 0;  // touch every page before timing
+        g.get()[i] = static_cast<T>(uniform(rng));
+        out.get()[i] = gx.get()[i] = gt.get()[i] = 0;  // touch every page before timing
       }
     }
     for (std::size_t i = 0; i < s.numel(); ++i) {
@@ -113,10 +129,11 @@ struct Case {
   }
 };
 
+// `arrays`: how many arrays of n elements the pass must read or write once.
 template <class T>
-void set_counters(benchmark::State& state, std::size_t n, bool writes) {
+void set_counters(benchmark::State& state, std::size_t n, int arrays) {
   using benchmark::Counter;
-  const double bytes = static_cast<double>(n * sizeof(T) * (writes ? 3 : 2));
+  const double bytes = static_cast<double>(n * sizeof(T) * arrays);
   state.counters["elem/s"] = Counter(static_cast<double>(n), Counter::kIsIterationInvariantRate, Counter::kIs1000);
   state.counters["bytes/s"] = Counter(bytes, Counter::kIsIterationInvariantRate, Counter::kIs1000);
 }
@@ -152,7 +169,7 @@ void bm_kldiv(benchmark::State& state, std::string isa, Case c) {
     kldiv::forward(d.x.get(), d.target(c.log_target), shape, options, out);
     benchmark::ClobberMemory();
   }
-  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none);
+  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
 }
 
 template <class T>
@@ -168,7 +185,7 @@ void bm_scalar(benchmark::State& state, Case c) {
     benchmark::DoNotOptimize(call());
     benchmark::ClobberMemory();
   }
-  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none);
+  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
 }
 
 #if defined(KLDIV_BENCH_HAVE_TORCH)
@@ -180,7 +197,124 @@ void bm_torch(benchmark::State& state, Case c) {
                        c.reduction, c.log_target);
   if (!check(state, d, c, op.checksum())) return;
   for (auto _ : state) op.run();
-  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none);
+  set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
+}
+#endif
+
+// ---- Gradients -------------------------------------------------------------------------------------
+
+// The upstream gradient element i sees: g[i] for none, else grad_output 1 scaled like the reduction.
+template <class T>
+double upstream(const Data<T>& d, const Case& c, std::size_t i) {
+  return c.reduction == kldiv::Reduction::none ? double(d.g.get()[i]) : 1.0 / c.divisor();
+}
+
+// A reference gradient in double from the stored (rounded) inputs, and the size of the terms it is made
+// of: a difference of near-equal terms (d/dt) is judged against the terms, not the cancelled result.
+struct Expected {
+  double value, scale;
+};
+
+template <class T>
+Expected ref_grad_input(const Data<T>& d, const Case& c, std::size_t i) {  // -g*t, -g*exp(t)
+  const double g = upstream(d, c, i);
+  const double p = c.log_target ? std::exp(double(d.logt.get()[i])) : double(d.t.get()[i]);
+  return {-g * p, std::abs(g * p)};
+}
+
+template <class T>
+Expected ref_grad_target(const Data<T>& d, const Case& c, std::size_t i) {
+  const double g = upstream(d, c, i), x = d.x.get()[i];
+  if (c.log_target) {  // g*exp(t)*(t - x + 1)
+    const double l = d.logt.get()[i], e = std::exp(l);
+    return {g * e * (l - x + 1), std::abs(g * e) * (std::abs(l) + std::abs(x) + 1)};
+  }
+  const double t = d.t.get()[i];  // g*(log t + 1 - x); every t here is > 0
+  return {g * (std::log(t) + 1 - x), std::abs(g) * (std::abs(std::log(t)) + 1 + std::abs(x))};
+}
+
+// Every element of `got` against the reference: |got - value| <= tol * scale (NaN fails).  Skips the
+// benchmark with the first bad element otherwise.
+template <class T, class Ref>
+bool check_array(benchmark::State& state, const char* what, const T* got, const Data<T>& d, const Case& c, Ref ref) {
+  const double tol = std::is_same_v<T, float> ? 2e-6 : 1e-12;
+  for (std::size_t i = 0; i < d.size.numel(); ++i) {
+    const Expected e = ref(d, c, i);
+    if (std::abs(double(got[i]) - e.value) <= tol * e.scale) continue;
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "wrong %s[%zu]: %.9g instead of %.9g", what, i, double(got[i]), e.value);
+    state.SkipWithError(msg);
+    return false;
+  }
+  return true;
+}
+
+// Outputs are shared between benchmarks: fill them with NaN before the checked call, so that a pass that
+// writes nothing cannot pass on an earlier benchmark's results.
+template <class T>
+void poison(T* p, std::size_t n) {
+  std::fill(p, p + n, std::numeric_limits<T>::quiet_NaN());
+}
+
+template <class T>
+void bm_backward(benchmark::State& state, std::string isa, Case c, bool both) {
+  const Data<T>& d = data<T>(c.size);
+  kldiv::set_isa(isa);
+  const kldiv::Options options{c.reduction, c.log_target, c.threads};
+  const kldiv::Shape shape{c.size.rows, c.size.cols};
+  const bool none = c.reduction == kldiv::Reduction::none;
+  const T one = 1;
+  const T* g = none ? d.g.get() : &one;
+  T* gx = d.gx.get();
+  T* gt = both ? d.gt.get() : nullptr;
+  const std::size_t n = c.size.numel();
+  poison(gx, n);
+  poison(d.gt.get(), n);
+  kldiv::backward(g, d.x.get(), d.target(c.log_target), shape, options, gx, gt);
+  if (!check_array(state, "grad_input", gx, d, c, ref_grad_input<T>)) return;
+  if (both && !check_array(state, "grad_target", gt, d, c, ref_grad_target<T>)) return;
+  if (!both && !std::isnan(d.gt.get()[0])) {
+    state.SkipWithError("grad_target written although it was null");
+    return;
+  }
+  for (auto _ : state) {
+    kldiv::backward(g, d.x.get(), d.target(c.log_target), shape, options, gx, gt);
+    benchmark::ClobberMemory();
+  }
+  // t and grad_input (+ g for none); both gradients also need x and write grad_target.
+  set_counters<T>(state, n, 2 + (none ? 1 : 0) + (both ? 2 : 0));
+}
+
+template <class T>
+void bm_forward_backward(benchmark::State& state, std::string isa, Case c) {
+  const Data<T>& d = data<T>(c.size);
+  kldiv::set_isa(isa);
+  const kldiv::Options options{c.reduction, c.log_target, c.threads};
+  const kldiv::Shape shape{c.size.rows, c.size.cols};
+  T* gx = d.gx.get();
+  poison(gx, c.size.numel());
+  const T loss = kldiv::forward_backward(d.x.get(), d.target(c.log_target), shape, options, gx);
+  if (!check(state, d, c, double(loss)) || !check_array(state, "grad_input", gx, d, c, ref_grad_input<T>)) return;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(kldiv::forward_backward(d.x.get(), d.target(c.log_target), shape, options, gx));
+    benchmark::ClobberMemory();
+  }
+  set_counters<T>(state, c.size.numel(), 3);  // x, t, grad_input: the read-two-write-one roofline's bytes
+}
+
+#if defined(KLDIV_BENCH_HAVE_TORCH)
+template <class T>
+void bm_torch_forward_backward(benchmark::State& state, Case c) {
+  const Data<T>& d = data<T>(c.size);
+  bench::TorchKlDiv::set_threads(c.threads);
+  bench::TorchKlDivGrad op(d.x.get(), d.target(c.log_target), std::is_same_v<T, double>, c.size.rows, c.size.cols,
+                           c.reduction, c.log_target);
+  op.run();
+  if (!check(state, d, c, op.loss()) ||
+      !check_array(state, "grad_input", static_cast<const T*>(op.grad_input()), d, c, ref_grad_input<T>))
+    return;
+  for (auto _ : state) op.run();
+  set_counters<T>(state, c.size.numel(), 3);
 }
 #endif
 
@@ -194,11 +328,12 @@ void bm_roofline(benchmark::State& state, Size size, bool writes, int threads) {
       benchmark::DoNotOptimize(bench::roofline_read(d.x.get(), d.t.get(), size.numel(), threads));
     benchmark::ClobberMemory();
   }
-  set_counters<T>(state, size.numel(), writes);
+  set_counters<T>(state, size.numel(), writes ? 3 : 2);
 }
 
 template <class T>
 void register_size(Size s, const std::vector<int>& thread_counts, const std::vector<std::string>& isas) {
+  const bool gradients = std::find(std::begin(kGradientSizes), std::end(kGradientSizes), s) != std::end(kGradientSizes);
   const std::string dtype = std::is_same_v<T, float> ? "f32" : "f64";
   const std::string size = std::to_string(s.rows) + "x" + std::to_string(s.cols);
   auto add = [](const std::string& name, auto fn, auto... args) {
@@ -217,6 +352,21 @@ void register_size(Size s, const std::vector<int>& thread_counts, const std::vec
         add("scalar" + mid, bm_scalar<T>, c);
 #if defined(KLDIV_BENCH_HAVE_TORCH)
         add("torch" + mid, bm_torch<T>, c);
+#endif
+      }
+    if (!gradients) continue;
+    // Gradients: batchmean (one upstream value) and none (an array of them); forward_backward has no none.
+    for (kldiv::Reduction r : {kldiv::Reduction::batchmean, kldiv::Reduction::none})
+      for (bool log_target : {false, true}) {
+        const Case c{s, r, log_target, threads};
+        const std::string mid = "/" + dtype + "/" + kldiv::to_string(r) + (log_target ? "/logt" : "/prob") + suffix;
+        for (const std::string& isa : isas) {
+          add("kldiv.backward:" + isa + mid, bm_backward<T>, isa, c, false);
+          add("kldiv.backward_both:" + isa + mid, bm_backward<T>, isa, c, true);
+          if (r != kldiv::Reduction::none) add("kldiv.forward_backward:" + isa + mid, bm_forward_backward<T>, isa, c);
+        }
+#if defined(KLDIV_BENCH_HAVE_TORCH)
+        if (r != kldiv::Reduction::none) add("torch.forward_backward" + mid, bm_torch_forward_backward<T>, c);
 #endif
       }
   }

@@ -1,5 +1,6 @@
 // The PyTorch baseline, through libtorch (built only when find_package(Torch) succeeds).
 #include <ATen/Parallel.h>
+#include <torch/autograd.h>
 #include <torch/types.h>
 #include <torch/version.h>
 
@@ -40,5 +41,34 @@ const char* TorchKlDiv::version() { return TORCH_VERSION; }
 void TorchKlDiv::run() { impl_->call(); }  // the result tensor is discarded, as a loss value would be
 
 double TorchKlDiv::checksum() { return impl_->call().to(torch::kFloat64).sum().item<double>(); }
+
+struct TorchKlDivGrad::Impl {
+  TorchKlDiv::Impl f;  // the same forward call
+  torch::Tensor loss, grad;
+};
+
+TorchKlDivGrad::TorchKlDivGrad(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+                               kldiv::Reduction reduction, bool log_target)
+    : impl_(new Impl) {
+  TorchKlDiv forward(x, t, f64, rows, cols, reduction, log_target);
+  impl_->f = *forward.impl_;
+  impl_->f.x.requires_grad_(true);  // a leaf: its gradient lands in x.grad
+}
+
+TorchKlDivGrad::~TorchKlDivGrad() = default;
+
+void TorchKlDivGrad::run() {
+  Impl& m = *impl_;
+  m.f.x.mutable_grad() = torch::Tensor();  // fresh gradient: set_to_none
+  m.loss = m.f.call();
+  m.loss.backward();
+}
+
+double TorchKlDivGrad::loss() { return impl_->loss.to(torch::kFloat64).item<double>(); }
+
+const void* TorchKlDivGrad::grad_input() {
+  impl_->grad = impl_->f.x.grad().contiguous();
+  return impl_->grad.data_ptr();
+}
 
 }  // namespace bench

@@ -49,11 +49,20 @@ def build(build_dir):
 
 def selection(exe):
     """The report's cases: f32 and f64 batchmean with probability targets on the best ISA, the other ISAs
-    in f32, and the baselines; the best ISA is the first one registered (available_isas() is best first)."""
+    in f32, and the baselines; the best ISA is the first one registered (available_isas() is best first).
+    Gradients (issue 3's sizes and 1x2^20): forward_backward and PyTorch's forward+backward in f32 and
+    f64 against the read-two-write-one roofline; in f32 also backward (batchmean and none) and
+    backward_both (batchmean) on the best ISA, and forward_backward on the other ISAs on one thread.
+    About 2 minutes with the defaults."""
     names = subprocess.run([exe, "--benchmark_list_tests"], check=True, capture_output=True, text=True).stdout
     best = re.search(r"^kldiv:([^/]+)/", names, re.M).group(1)
+    b = re.escape(best)
     return best, (r"^(roofline/f(32|64)/read/|(kldiv:%s|scalar|torch)/f(32|64)/batchmean/prob/"
-                  r"|kldiv:[^/]+/f32/batchmean/prob/)" % re.escape(best))
+                  r"|kldiv:[^/]+/f32/batchmean/prob/"
+                  r"|roofline/f(32|64)/readwrite/-/(8x4000|1x1048576|64x32000|256x32000)/"
+                  r"|(kldiv\.forward_backward:%s|torch\.forward_backward)/f(32|64)/batchmean/prob/"
+                  r"|kldiv\.(backward|backward_both):%s/f32/batchmean/prob/|kldiv\.backward:%s/f32/none/prob/"
+                  r"|kldiv\.forward_backward:[^/]+/f32/batchmean/prob/[^/]+/threads:1/)" % (b, b, b, b))
 
 
 def run_suite(exe, pattern, args, json_path):
@@ -99,6 +108,14 @@ def key(m):
     return (m["impl"], m["dtype"], m["red"], m["target"], int(m["rows"]), int(m["cols"]), int(m["threads"]))
 
 
+def split_impl(impl):
+    """'kldiv.forward_backward:avx512' -> ('kldiv', 'forward_backward', 'avx512'); 'kldiv:avx2' ->
+    ('kldiv', 'forward', 'avx2'); 'torch' -> ('torch', 'forward', '')."""
+    lib, _, isa = impl.partition(":")
+    lib, _, op = lib.partition(".")
+    return lib, op or "forward", isa
+
+
 def contended(cases, k):
     """Whether a multi-thread case ran while another process held a core: the roofline pass of its size,
     which only gains from more threads, was slower on all threads than on one."""
@@ -111,9 +128,22 @@ def contended(cases, k):
 
 def ratios(cases):
     """% of roofline (same dtype, size, threads; read-write roofline for reduction none) and speedups over
-    PyTorch and the scalar loop (same case otherwise), for every non-roofline case."""
+    PyTorch and the scalar loop (same case otherwise), for every non-roofline case.
+
+    Gradient cases are measured against the read-two-write-one roofline: "roof" is the share of its
+    bandwidth (bytes/s; for forward_backward, which moves the same bytes, this is its time over ours),
+    "over_rw" our time over its time, and "x_torch" PyTorch's forward+backward time over forward_backward's."""
     for (impl, dtype, red, target, rows, cols, threads), c in cases.items():
         if impl == "roofline":
+            continue
+        lib, op, isa = split_impl(impl)
+        if op != "forward":
+            rw = cases.get(("roofline", dtype, "readwrite", "-", rows, cols, threads))
+            c["roof"] = 100 * c["gbps"] / rw["gbps"] if rw and rw["gbps"] else None
+            c["over_rw"] = c["seconds"] / rw["seconds"] if rw else None
+            t = cases.get(("torch.forward_backward", dtype, red, target, rows, cols, threads))
+            c["x_torch"] = t["seconds"] / c["seconds"] if t and op == "forward_backward" and lib == "kldiv" else None
+            c["x_scalar"] = None
             continue
         roof = cases.get(("roofline", dtype, "readwrite" if red == "none" else "read", "-", rows, cols, threads))
         c["roof"] = 100 * roof["seconds"] / c["seconds"] if roof else None
@@ -176,7 +206,7 @@ def main():
                      fmt(c["x_torch"], ".1f"), fmt(c["x_scalar"], ".1f")])
 
     # Every implementation side by side, f32 batchmean: Gelem/s.
-    impls = sorted({k[0] for k in cases if k[1] == "f32" and k[2] in ("batchmean", "read")},
+    impls = sorted({k[0] for k in cases if k[1] == "f32" and k[2] in ("batchmean", "read") and split_impl(k[0])[1] == "forward"},
                    key=lambda i: (not i.startswith("kldiv"), i != "kldiv:" + best, i))
     points = sorted({(k[4], k[5], k[6]) for k in cases if k[1] == "f32"}, key=lambda p: (p[2], p[0] * p[1]))
     side_header = ["f32 batchmean"] + [i.replace("roofline", "roofline (read)") for i in impls]
@@ -188,13 +218,49 @@ def main():
                     [fmt(cases.get((i, "f32", red(i), tgt(i), rows_, cols_, threads), {}).get("gelem"), ".2f")
                      for i in impls])
 
+    # Gradients: the best ISA (every kldiv gradient case with a filter of one's own), then by implementation.
+    grad_header = ["gradients", "µs", "Gelem/s", "GB/s", "% roofline", "÷ roofline", "× PyTorch"]
+    grad_rows = []
+    gorder = lambda k: (k[1], k[4] * k[5], k[6], ["forward_backward", "backward", "backward_both"].index(split_impl(k[0])[1])
+                        if split_impl(k[0])[1] in ("forward_backward", "backward", "backward_both") else 9, k[2], k[3], k[0])
+    for k in sorted(cases, key=gorder):
+        c = cases[k]
+        lib, op, isa = split_impl(k[0])
+        if lib != "kldiv" or op == "forward" or not (args.filter or isa == best):
+            continue
+        mark = (" ~" if c.get("cv", 0) > 0.10 else "") + (" ?" if contended(cases, k) else "")
+        noisy, busy = noisy or "~" in mark, busy or "?" in mark
+        parts = [op + (":" + isa if args.filter else ""), c["dtype"], c["red"]]
+        parts += [] if c["target"] == "prob" else [c["target"]]
+        grad_rows.append(["/".join(parts + [size_name(c), "threads:%d" % c["threads"]]) + mark,
+                          "%.1f" % (c["seconds"] * 1e6), "%.2f" % c["gelem"], "%.1f" % c["gbps"],
+                          fmt(c.get("roof"), ".0f"), fmt(c.get("over_rw"), ".2f"), fmt(c.get("x_torch"), ".1f")])
+    fb_impls = sorted({k[0] for k in cases if k[1] == "f32" and k[2] == "batchmean" and k[3] == "prob"
+                       and split_impl(k[0])[1] == "forward_backward"},
+                      key=lambda i: (not i.startswith("kldiv"), i != "kldiv.forward_backward:" + best, i))
+    fb_impls.append("roofline")
+    fb_points = sorted({(k[4], k[5], k[6]) for k in cases if k[1] == "f32" and split_impl(k[0])[1] == "forward_backward"},
+                       key=lambda p: (p[2], p[0] * p[1]))
+    fb_header = ["f32 batchmean forward+grad"] + [
+        "roofline (read 2, write 1)" if i == "roofline" else i.replace(".forward_backward", "") for i in fb_impls]
+    fb_side = []
+    for rows_, cols_, threads in fb_points:
+        k = lambda i: (i, "f32", "readwrite" if i == "roofline" else "batchmean", "-" if i == "roofline" else "prob",
+                       rows_, cols_, threads)
+        fb_side.append(["%dx%d/threads:%d" % (rows_, cols_, threads)] +
+                       [fmt(cases.get(k(i), {}).get("gelem"), ".2f") for i in fb_impls])
+
     targets = check_targets(cases, context, best, cores)
+    grad_target_rows, grad_targets = check_gradient_targets(cases, best)
     head = ("kldiv %s · best ISA %s · %d cores · PyTorch %s · f32/f64 batchmean, probability targets · "
             "medians of %d runs · load average %.1f before the run"
             % (context.get("kldiv_version"), best, cores, context.get("torch_version", "not built"),
                context["repetitions"], load_before))
     notes = ["% roofline: time of the roofline pass (reads x and t once, -march=native) over kldiv's time, "
-             "same size and threads; × PyTorch / × scalar: their time over kldiv's."]
+             "same size and threads; × PyTorch / × scalar: their time over kldiv's.",
+             "Gradients: % roofline is the share of the read-two-write-one pass's bandwidth (GB/s; bytes = the arrays "
+             "the pass must read and write once), ÷ roofline is kldiv's time over that pass's time, × PyTorch is "
+             "libtorch's forward + loss.backward() (x.grad set to none before each) over forward_backward's time."]
     if busy:
         notes.append("?: the roofline itself ran slower on all cores than on one: another process held a core, "
                      "so this multi-thread row measures the scheduler, not kldiv.")
@@ -208,6 +274,13 @@ def main():
     print("\nGelem/s by implementation\n")
     print("\n".join(plain_table(side_header, side)))
     print("\nTargets (issue 4)\n" + "\n".join(targets))
+    print("\nGradients, kldiv:%s\n" % best)
+    print("\n".join(plain_table(grad_header, grad_rows)))
+    print("\nGelem/s by implementation, forward + input gradient\n")
+    print("\n".join(plain_table(fb_header, fb_side)))
+    print("\nTargets (issue 3: gradients), forward_backward f32 batchmean, 1 thread\n")
+    print("\n".join(plain_table(GRAD_TARGET_HEADER, grad_target_rows)))
+    print("\n" + "\n".join(grad_targets))
     print("\n" + "\n".join(notes))
     for e in errors:
         print("ERROR", e)
@@ -215,7 +288,12 @@ def main():
     png = plot(cases, best, args.out_dir, cores)
     md = ["<!-- generated by tools/bench_report.py -->", head, ""] + markdown_table(header, rows)
     md += ["", "Gelem/s by implementation:", ""] + markdown_table(side_header, side)
-    md += ["", "Targets:", ""] + ["- " + t for t in targets] + [""] + notes
+    md += ["", "Targets:", ""] + ["- " + t for t in targets]
+    md += ["", "Gradients (kldiv:%s):" % best, ""] + markdown_table(grad_header, grad_rows)
+    md += ["", "Gelem/s by implementation, forward + input gradient:", ""] + markdown_table(fb_header, fb_side)
+    md += ["", "Targets (issue 3: gradients), forward_backward f32 batchmean, 1 thread:", ""]
+    md += markdown_table(GRAD_TARGET_HEADER, grad_target_rows) + [""] + ["- " + t for t in grad_targets]
+    md += [""] + notes
     if png:
         md += ["", "![throughput](%s)" % os.path.basename(png)]
     with open(os.path.join(args.out_dir, "report.md"), "w") as f:
@@ -264,6 +342,38 @@ def check_targets(cases, context, best, cores):
         ", ".join("%dx%d %.2f×%s" % (s[0], s[1], r, " ?" if b else "") for s, r, b in scal)
         or "no compute-bound multi-thread size"))
     return out
+
+
+GRAD_TARGET_HEADER = ["f32 batchmean, 1 thread", "kldiv µs", "PyTorch fwd+bwd µs", "× PyTorch",
+                      "read-2-write-1 µs", "÷ roofline"]
+
+
+def check_gradient_targets(cases, best):
+    """Issue 3's targets for forward + input gradient (forward_backward), f32, one thread, at its three
+    shapes: (a) at least 20× faster than PyTorch's forward + backward, (b) at most 1.5× the time of the
+    read-two-write-one roofline pass.  Returns the table rows and the PASS/MISS lines."""
+    kl = "kldiv.forward_backward:" + best
+    rows, xs, rws = [], [], []
+    for size in ((8, 4000), (64, 32000), (256, 32000)):
+        get = lambda impl, red="batchmean", tgt="prob": cases.get((impl, "f32", red, tgt, size[0], size[1], 1))
+        c, t, rw = get(kl), get("torch.forward_backward"), get("roofline", "readwrite", "-")
+        us = lambda x: fmt(x and x["seconds"] * 1e6, ".1f")
+        name = "%dx%d" % size
+        rows.append([name + (" ~" if any(x and x.get("cv", 0) > 0.10 for x in (c, t, rw)) else ""),
+                     us(c), us(t), fmt(c and c.get("x_torch"), ".1f"), us(rw), fmt(c and c.get("over_rw"), ".2f")])
+        xs.append((name, c and c.get("x_torch")))
+        rws.append((name, c and c.get("over_rw")))
+
+    def line(pairs, ok, what, spec):
+        have = [v for _, v in pairs if v is not None]
+        verdict = "n/a" if len(have) < len(pairs) else ("PASS" if all(ok(v) for v in have) else "MISS")
+        return "%s  %s: %s" % (verdict, what, ", ".join("%s %s" % (n, fmt(v, spec) + "×" if v is not None else "—")
+                                                          for n, v in pairs))
+
+    return rows, [
+        line(xs, lambda v: v >= 20, "forward + input gradient ≥ 20× PyTorch forward+backward (f32, 1 thread)", ".1f"),
+        line(rws, lambda v: v <= 1.5, "forward + input gradient ≤ 1.5× the read-two-write-one pass (f32, 1 thread)",
+             ".2f")]
 
 
 def plot(cases, best, out_dir, cores):

@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# The main job (README): installs what is missing, builds kldiv in Release and runs the example, which
-# prints the batchmean KL of a 64x32000 distillation batch, the ISA in use and its throughput.
+# The main job (README): installs what is missing, then runs the benchmark report, which builds the
+# suite in Release, compares kldiv on every ISA with the memory roofline, a scalar loop and PyTorch
+# (libtorch), prints the table and writes bench/results/{report.md,bench.json,throughput.png}.
+# Arguments go to tools/bench_report.py (--help lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install_missing.sh cmake make g++ libxsimd-dev xtl-dev
-build=${KLDIV_BUILD_DIR:-build-run}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKLDIV_BUILD_TESTS=OFF -DKLDIV_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kldiv_example kldiv_example_c >/dev/null
-"$build/examples/kldiv_example"
-"$build/examples/kldiv_example_c"
+tools/install_missing.sh cmake make g++ python3 libxsimd-dev xtl-dev libbenchmark-dev gnuplot-nox libtorch-dev
+exec python3 tools/bench_report.py "$@"
