@@ -57,7 +57,8 @@ KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
     if constexpr (W & kGradTarget) {
       // g*xlogy(t != 0, t) + g*(t/t) - g*x, where t/t is exactly 1, or NaN at 0, inf and NaN.
       const V xlogy_grad = normal ? log_t : vselect(t == V(0), V(0), log_t);
-      const V ratio = normal ? V(1) : vselect((t != V(0)) & (t < V(L::infinity())) & (t > V(-L::infinity())), V(1), V(L::quiet_NaN()));
+      const V nan(L::quiet_NaN());  // t - t is 0 exactly for finite t
+      const V ratio = normal ? V(1) : vselect(t == V(0), nan, vselect(t - t == V(0), V(1), nan));
       r.grad_target = (g * xlogy_grad + g * ratio) - g * x;
     }
   }
