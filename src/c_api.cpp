@@ -1,5 +1,6 @@
 // The C ABI: each entry point calls the C++ API and turns its exceptions into a status and a message.
 #include <cstdio>
+#include <cstring>
 #include <new>
 
 #include "kldiv/kldiv.h"
@@ -33,15 +34,29 @@ kldiv_status guarded(F&& f) noexcept {
   }
 }
 
-kldiv::Options options_of(kldiv_reduction reduction, int log_target) {
+// A C caller may pass any int where the ABI takes a kldiv_reduction or a kldiv_status (C converts it
+// implicitly), and README.md promises an error status for an unknown reduction.  In C++, though, an enum
+// without a fixed underlying type cannot hold a value outside its enumerators' range (0..3, 0..7):
+// reading the parameter as that enum is undefined behaviour (UBSan's -fsanitize=enum reports it, and
+// -fstrict-enums would let the compiler drop the range check).  So the raw int is copied out of the
+// parameter's bytes, without ever reading it as the enum, and validated as an int.
+template <class E>
+int raw(const E& value) noexcept {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized on the supported ABIs");
+  int v;
+  std::memcpy(&v, &value, sizeof v);
+  return v;
+}
+
+kldiv::Options options_of(int reduction, int log_target) {
   kldiv::Options options;
-  options.reduction = static_cast<kldiv::Reduction>(reduction);
+  options.reduction = static_cast<kldiv::Reduction>(reduction);  // any int: kldiv::Reduction is `: int`
   options.log_target = log_target != 0;
   return options;
 }
 
 template <class T>
-kldiv_status forward(const T* input, const T* target, const int64_t* shape, int ndim, kldiv_reduction reduction,
+kldiv_status forward(const T* input, const T* target, const int64_t* shape, int ndim, int reduction,
                      int log_target, T* out) noexcept {
   return guarded(
       [&] { kldiv::forward(input, target, kldiv::Shape(shape, ndim), options_of(reduction, log_target), out); });
@@ -49,7 +64,7 @@ kldiv_status forward(const T* input, const T* target, const int64_t* shape, int 
 
 template <class T>
 kldiv_status backward(const T* grad_output, const T* input, const T* target, const int64_t* shape, int ndim,
-                      kldiv_reduction reduction, int log_target, T* grad_input, T* grad_target) noexcept {
+                      int reduction, int log_target, T* grad_input, T* grad_target) noexcept {
   return guarded([&] {
     kldiv::backward(grad_output, input, target, kldiv::Shape(shape, ndim), options_of(reduction, log_target),
                     grad_input, grad_target);
@@ -57,9 +72,8 @@ kldiv_status backward(const T* grad_output, const T* input, const T* target, con
 }
 
 template <class T>
-kldiv_status forward_backward(const T* input, const T* target, const int64_t* shape, int ndim,
-                              kldiv_reduction reduction, int log_target, T grad_output, T* loss, T* grad_input,
-                              T* grad_target) noexcept {
+kldiv_status forward_backward(const T* input, const T* target, const int64_t* shape, int ndim, int reduction,
+                              int log_target, T grad_output, T* loss, T* grad_input, T* grad_target) noexcept {
   return guarded([&] {
     if (!loss) throw kldiv::null_pointer("loss is null");
     const T value = kldiv::forward_backward(input, target, kldiv::Shape(shape, ndim),
@@ -74,42 +88,42 @@ extern "C" {
 
 kldiv_status kldiv_forward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
                                kldiv_reduction reduction, int log_target, float* out) {
-  return forward(input, target, shape, ndim, reduction, log_target, out);
+  return forward(input, target, shape, ndim, raw(reduction), log_target, out);
 }
 
 kldiv_status kldiv_forward_f64(const double* input, const double* target, const int64_t* shape, int ndim,
                                kldiv_reduction reduction, int log_target, double* out) {
-  return forward(input, target, shape, ndim, reduction, log_target, out);
+  return forward(input, target, shape, ndim, raw(reduction), log_target, out);
 }
 
 kldiv_status kldiv_backward_f32(const float* grad_output, const float* input, const float* target,
                                 const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
                                 float* grad_input, float* grad_target) {
-  return backward(grad_output, input, target, shape, ndim, reduction, log_target, grad_input, grad_target);
+  return backward(grad_output, input, target, shape, ndim, raw(reduction), log_target, grad_input, grad_target);
 }
 
 kldiv_status kldiv_backward_f64(const double* grad_output, const double* input, const double* target,
                                 const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
                                 double* grad_input, double* grad_target) {
-  return backward(grad_output, input, target, shape, ndim, reduction, log_target, grad_input, grad_target);
+  return backward(grad_output, input, target, shape, ndim, raw(reduction), log_target, grad_input, grad_target);
 }
 
 kldiv_status kldiv_forward_backward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
                                         kldiv_reduction reduction, int log_target, float grad_output, float* loss,
                                         float* grad_input, float* grad_target) {
-  return forward_backward(input, target, shape, ndim, reduction, log_target, grad_output, loss, grad_input,
+  return forward_backward(input, target, shape, ndim, raw(reduction), log_target, grad_output, loss, grad_input,
                           grad_target);
 }
 
 kldiv_status kldiv_forward_backward_f64(const double* input, const double* target, const int64_t* shape,
                                         int ndim, kldiv_reduction reduction, int log_target, double grad_output,
                                         double* loss, double* grad_input, double* grad_target) {
-  return forward_backward(input, target, shape, ndim, reduction, log_target, grad_output, loss, grad_input,
+  return forward_backward(input, target, shape, ndim, raw(reduction), log_target, grad_output, loss, grad_input,
                           grad_target);
 }
 
 const char* kldiv_status_string(kldiv_status status) {
-  switch (status) {
+  switch (raw(status)) {
     case KLDIV_OK: return "ok";
     case KLDIV_ERROR_NULL_POINTER: return "null pointer";
     case KLDIV_ERROR_INVALID_SHAPE: return "invalid shape";

@@ -4,8 +4,6 @@
 #include <cstdlib>
 #include <string>
 
-#include <xsimd/xsimd.hpp>
-
 #include "kldiv/kldiv.hpp"
 
 namespace kldiv::detail {
@@ -18,20 +16,21 @@ struct Isa {
 };
 
 #if defined(__x86_64__) || defined(_M_X64)
-// xsimd 8.1 reads CPUID only; __builtin_cpu_supports also checks (through XCR0) that the OS saves the
-// wider registers.  Both must agree.
-const xsimd::detail::supported_arch& cpu() {
-  static const auto arch = (__builtin_cpu_init(), xsimd::available_architectures());
-  return arch;
+// __builtin_cpu_supports reads CPUID and checks, through XCR0, that the OS saves the wider registers.
+// xsimd's detection is deliberately not used: xsimd::available_architectures() keeps its result in a
+// function-local static, which becomes a global (GNU unique) symbol of libkldiv.a outside namespace kldiv,
+// shared at link time with a host that uses another xsimd version whose struct has another layout
+// (.ci/consumers.sh checks the symbols).
+bool cpu_ready() {
+  static const bool ready = (__builtin_cpu_init(), true);
+  return ready;
 }
 bool avx512_supported() {
-  return cpu().avx512f && cpu().avx512cd && cpu().avx512dq && cpu().fma3_avx2 && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
+  return cpu_ready() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
-bool avx2_supported() {
-  return cpu().fma3_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-bool sse2_supported() { return cpu().sse2 && __builtin_cpu_supports("sse2"); }
+bool avx2_supported() { return cpu_ready() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool sse2_supported() { return cpu_ready() && __builtin_cpu_supports("sse2"); }
 #endif
 bool always() { return true; }
 bool never() { return false; }

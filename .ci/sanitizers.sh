@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test suite under the sanitizers; each run must be clean (any report fails it):
+#   asan: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included), Clang with LLVM's libomp.  (GCC 12
+#         takes 2 to 7 minutes per ISA file with -fsanitize=address on the always-inlined kernels, Clang
+#         6 s; GCC's own build is the native one, and Clang's ASan+UBSan also runs in .ci/fuzz.sh.)
+#   tsan: ThreadSanitizer, Clang with LLVM's libomp and its Archer tool, which tells TSan about OpenMP's
+#         barriers, tasks and locks (GCC's libgomp is not instrumented, so TSan would report its
+#         synchronisation as races: false positives).  TSAN_OPTIONS ignore_noninstrumented_modules=1, as
+#         Archer's documentation prescribes, drops races *inside* the uninstrumented runtime only; every
+#         access from kldiv's and the tests' code is checked.
+#   .ci/sanitizers.sh [asan] [tsan]        (default: both; build dirs build-asan, build-tsan)
+# The float sweeps of tests/test_math.cpp are subsampled (KLDIV_TEST_SWEEP_STEP, default here 61 for asan
+# and 997 for tsan); everything else runs in full.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install_missing.sh cmake make clang libclang-rt-14-dev libomp-dev libxsimd-dev xtl-dev doctest-dev
+
+common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKLDIV_BUILD_BENCHMARKS=OFF -DKLDIV_BUILD_EXAMPLES=OFF -DKLDIV_INSTALL=OFF)
+
+asan() {
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  cmake -S . -B build-asan "${common[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+  cmake --build build-asan -j"$(nproc)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_init_order=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  KLDIV_TEST_SWEEP_STEP=${KLDIV_ASAN_SWEEP_STEP:-61} \
+    ctest --test-dir build-asan --output-on-failure
+}
+
+tsan() {
+  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  cmake -S . -B build-tsan "${common[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
+  cmake --build build-tsan -j"$(nproc)"
+  # libarcher.so sits next to Clang's libomp.so (Debian: /usr/lib/llvm-14/lib).
+  local archer
+  archer=$(dirname "$(readlink -f "$(command -v clang++)")")/../lib/libarcher.so
+  [ -f "$archer" ] || { echo "tsan: Archer not found at $archer (libomp-dev)" >&2; exit 1; }
+  # Check that Archer really loads: it says so with verbose=1.
+  local probe
+  probe=$(OMP_TOOL_LIBRARIES=$archer ARCHER_OPTIONS=verbose=1 build-tsan/tests/kldiv_tests \
+    --test-case='thread control*' 2>&1 || true)
+  grep -q "Archer detected OpenMP application with TSan" <<<"$probe" || {
+    echo "tsan: Archer did not load:" >&2
+    echo "$probe" >&2
+    exit 1
+  }
+  OMP_TOOL_LIBRARIES=$archer \
+  TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1" \
+  KLDIV_TEST_SWEEP_STEP=${KLDIV_TSAN_SWEEP_STEP:-997} \
+    ctest --test-dir build-tsan --output-on-failure
+}
+
+for run in "${@:-asan tsan}"; do
+  for r in $run; do
+    start=$SECONDS
+    "$r"
+    echo "sanitizers: $r clean in $((SECONDS - start)) s"
+  done
+done

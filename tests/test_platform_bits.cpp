@@ -1,0 +1,311 @@
+// The same bits on every platform: FNV-1a hashes of the outputs for fixed inputs, checked against
+// constants committed below, so that the x86-64 run (avx512, avx2, scalar) and the aarch64 run under
+// qemu (neon, scalar) check the very same values.
+//
+// - Inputs come from test::Random (SplitMix64) through IEEE operations that are exact or correctly rounded
+//   (multiply, add, divide, integer-to-float), never through libm, whose log and exp differ between
+//   C libraries, and this file is compiled with -ffp-contract=off (tests/CMakeLists.txt): GCC's default
+//   fuses a*b + c on aarch64, where FMA is baseline, and not on x86-64 without -mfma, which made the
+//   inputs differ.  The inputs are then bit-identical on every platform.
+// - For f32 and f64, log_target false and true, every reduction: the `none` elements and the reduced
+//   results, on several shapes (a 0-dim input, odd sizes with vector tails, 65 blocks), for thread
+//   counts 1 to 16.  Every thread count must give the 1-thread bits exactly (memcmp); those are hashed.
+// - The gradients (backward, and forward_backward's loss and gradients) are hashed the same way, and
+//   compared for 1, 3 and 16 threads.
+// - Every FMA target: avx512, avx2, neon, scalar.  sse2 has no FMA (README, "Sums and bits"), so its
+//   last bits differ; it is held to the reference tolerance by test_accuracy.cpp and test_gradients.cpp
+//   instead, and skipped here.
+// - NaN results are hashed as one canonical NaN: which NaN (its sign and payload) an operation returns
+//   is not specified by IEEE 754 and differs between x86 and Arm.  Every other bit, the sign of zero
+//   included, is hashed as computed.
+//
+// If a deliberate change to the kernels changes bits, the failing check prints the new table, ready to
+// paste below, after the old and new values have been explained.
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace {
+
+using kldiv::Reduction;
+constexpr Reduction kReductions[] = {Reduction::none, Reduction::mean, Reduction::sum, Reduction::batchmean};
+constexpr int kMaxThreads = 16;
+
+// 64-bit FNV-1a over bytes.
+struct Fnv1a {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  void bytes(const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  }
+  template <class T>
+  void values(const std::vector<T>& v) {
+    for (T x : v) {
+      if (std::isnan(x)) x = std::numeric_limits<T>::quiet_NaN();
+      bytes(&x, sizeof x);
+    }
+  }
+};
+
+// A float in [0, 1) from 24 (f32) or 53 (f64) random bits: exact on every platform.
+template <class T>
+T unit(test::Random& rng) {
+  constexpr int bits = std::numeric_limits<T>::digits;
+  return static_cast<T>(rng.next() >> (64 - bits)) * (T(1) / static_cast<T>(std::uint64_t(1) << bits));
+}
+
+// Inputs that reach every path of the kernels and every special case of the formula, mostly ordinary
+// values (so that most vectors take the fast paths) with sparse exceptions: exact zeros, subnormals,
+// values that over- or underflow in exp, t > 1, and in the `special` set also negative t, inf and NaN.
+template <class T>
+void make_inputs(std::size_t n, bool log_target, bool special, std::uint64_t seed, std::vector<T>& x,
+                 std::vector<T>& t) {
+  using L = std::numeric_limits<T>;
+  test::Random rng(seed);
+  x.resize(n);
+  t.resize(n);
+  const T exp_hi = sizeof(T) == 4 ? T(88) : T(709);     // near exp's overflow
+  const T exp_lo = sizeof(T) == 4 ? T(-104) : T(-745);  // exp's subnormal range down to 0
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t kind = rng.next() % 1000;
+    x[i] = -T(40) * unit<T>(rng);  // log-probabilities
+    const T u = unit<T>(rng);
+    T v;
+    if (!log_target) {
+      v = u;                                                    // probabilities
+      if (kind < 10) v = T(0);                                  // xlogy's zero
+      else if (kind < 15) v = u * L::denorm_min() * T(1 << 20); // subnormal t
+      else if (kind < 20) v = u * T(50);                        // t > 1
+      else if (kind < 25) v = L::min() * (T(1) + u);            // smallest normals
+    } else {
+      v = -T(30) * u;                                           // log-probabilities
+      if (kind < 10) v = exp_lo + u * (exp_lo / T(-8));         // exp subnormal or 0
+      else if (kind < 15) v = T(20) * u;                        // positive log targets
+      else if (kind < 20) v = -T(0);
+    }
+    if (special) {
+      const T inf = L::infinity(), nan = L::quiet_NaN();
+      const T specials[] = {nan, inf, -inf, -T(0), T(-0.5), T(1e30), -T(1e30), L::max()};
+      if (kind >= 900 && kind < 950) v = specials[kind % 8];
+      if (kind >= 950) x[i] = specials[(kind / 8) % 8];
+      // exp near its overflow threshold (the loss overflows too, so only here, not in the sums)
+      if (log_target && kind >= 850 && kind < 900) v = exp_hi * (T(0.99) + u / T(100));
+    }
+    t[i] = v;
+  }
+}
+
+template <class T>
+struct Outputs {
+  std::vector<T> forward, grad_input, grad_target, fused;  // fused: loss, then both gradients
+};
+
+// The gradients are checked on fewer thread counts: they are elementwise, and each costs two passes.
+bool with_gradients(int threads) { return threads == 1 || threads == 3 || threads == kMaxThreads; }
+
+template <class T>
+Outputs<T> run(const std::vector<T>& x, const std::vector<T>& t, const std::vector<std::int64_t>& shape, Reduction r,
+               bool log_target, int threads) {
+  kldiv::Options o;
+  o.reduction = r;
+  o.log_target = log_target;
+  o.num_threads = threads;
+  const std::size_t n = x.size();
+  Outputs<T> out;
+  out.forward.resize(r == Reduction::none ? n : 1);
+  kldiv::forward(x.data(), t.data(), kldiv::Shape(shape), o, out.forward.data());
+  if (!with_gradients(threads)) return out;
+  // The upstream gradient: numel values for none, else one.
+  std::vector<T> g(r == Reduction::none ? n : 1);
+  test::Random rng(5);
+  for (auto& v : g) v = T(2) * unit<T>(rng) - T(0.5);
+  out.grad_input.resize(n);
+  out.grad_target.resize(n);
+  kldiv::backward(g.data(), x.data(), t.data(), kldiv::Shape(shape), o, out.grad_input.data(), out.grad_target.data());
+  if (r != Reduction::none) {
+    std::vector<T> gi(n), gt(n);
+    const T loss = kldiv::forward_backward(x.data(), t.data(), kldiv::Shape(shape), o, gi.data(), gt.data(), g[0]);
+    out.fused.push_back(loss);
+    out.fused.insert(out.fused.end(), gi.begin(), gi.end());
+    out.fused.insert(out.fused.end(), gt.begin(), gt.end());
+  }
+  return out;
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+template <class T>
+bool same_bits(const Outputs<T>& a, const Outputs<T>& b) {
+  return same_bits(a.forward, b.forward) && same_bits(a.grad_input, b.grad_input) &&
+         same_bits(a.grad_target, b.grad_target) && same_bits(a.fused, b.fused);
+}
+
+// 16 threads need 16 * 32768 elements (src/parallel.cpp); 64 x 8193 is 65 blocks, the last with 64
+// elements, shared unevenly between any number of threads.
+const std::vector<std::vector<std::int64_t>> kShapes = {{}, {1, 37}, {3, 5, 7, 11}, {64, 8193}};
+
+struct Key {
+  const char* dtype;
+  bool log_target;
+  Reduction reduction;
+  const char* output;  // "forward", "backward" or "fused"
+  bool special;        // inputs with inf, NaN and negative t; `none` only
+};
+
+std::string name(const Key& k) {
+  return std::string(k.dtype) + (k.log_target ? " log_target " : " ") + kldiv::to_string(k.reduction) + " " + k.output +
+         (k.special ? " special" : "");
+}
+
+// The committed hashes, the same for x86-64 (avx512, avx2, scalar) and aarch64 (neon, scalar).
+const std::map<std::string, std::uint64_t> kExpected = {
+    {"f32 batchmean backward", 0x1f6607e9519d7d43ull},
+    {"f32 batchmean forward", 0xc3478d58c319db38ull},
+    {"f32 batchmean fused", 0x5a9bab53e06c8c36ull},
+    {"f32 log_target batchmean backward", 0x6334f31305dd3d45ull},
+    {"f32 log_target batchmean forward", 0xc89281fe2416a6b7ull},
+    {"f32 log_target batchmean fused", 0x556c55f5fce383a7ull},
+    {"f32 log_target mean backward", 0x63fc094f022b76d7ull},
+    {"f32 log_target mean forward", 0x05524c275c181fa6ull},
+    {"f32 log_target mean fused", 0x4a6860bc288bdfc0ull},
+    {"f32 log_target none backward", 0x5b7bcb564bac87aaull},
+    {"f32 log_target none backward special", 0x6c5025eb9076efbbull},
+    {"f32 log_target none forward", 0x4cddd559ef110e3cull},
+    {"f32 log_target none forward special", 0x7afa8eb91f86f265ull},
+    {"f32 log_target sum backward", 0x8c3ea506ea649054ull},
+    {"f32 log_target sum forward", 0x42eca054a465beb7ull},
+    {"f32 log_target sum fused", 0xa8603427795c3b36ull},
+    {"f32 mean backward", 0x9e4e9821a720a5bbull},
+    {"f32 mean forward", 0xe174ff0e4c6214daull},
+    {"f32 mean fused", 0xe84a37e8c0fbc948ull},
+    {"f32 none backward", 0x115aa84f25b239c1ull},
+    {"f32 none backward special", 0xa40382b5dfe8ee88ull},
+    {"f32 none forward", 0x0276dcad9823f022ull},
+    {"f32 none forward special", 0x7f76a99c7a8c355eull},
+    {"f32 sum backward", 0xaf5b63c20e203956ull},
+    {"f32 sum forward", 0x76d308bc2b036269ull},
+    {"f32 sum fused", 0x90d4df9f16376e1aull},
+    {"f64 batchmean backward", 0x0f3ec895c3463737ull},
+    {"f64 batchmean forward", 0x39e5fb2495fdd1b5ull},
+    {"f64 batchmean fused", 0x0b65b2bd23cda867ull},
+    {"f64 log_target batchmean backward", 0x1cebf2a518fa0cecull},
+    {"f64 log_target batchmean forward", 0x60a87783fb0930beull},
+    {"f64 log_target batchmean fused", 0x12ee276c3723ca77ull},
+    {"f64 log_target mean backward", 0x1b905b9e000022e3ull},
+    {"f64 log_target mean forward", 0x8b7ecb52d06ea687ull},
+    {"f64 log_target mean fused", 0x585f016760481259ull},
+    {"f64 log_target none backward", 0x939844fb1cf84d53ull},
+    {"f64 log_target none backward special", 0xe24987127de78ef0ull},
+    {"f64 log_target none forward", 0xb7f920d6952507cdull},
+    {"f64 log_target none forward special", 0x79979326b8fd871bull},
+    {"f64 log_target sum backward", 0xe6f12c777305ba2cull},
+    {"f64 log_target sum forward", 0xdc514c60d129075cull},
+    {"f64 log_target sum fused", 0xa18a9e8983ff2e4dull},
+    {"f64 mean backward", 0xdc78d8e67b96b4adull},
+    {"f64 mean forward", 0xd8fc2dae278cb107ull},
+    {"f64 mean fused", 0x87a62f6e68ca6dabull},
+    {"f64 none backward", 0xfdfe66c0c7738c70ull},
+    {"f64 none backward special", 0xb763d65b74f170d6ull},
+    {"f64 none forward", 0x24a35d05d387a1a7ull},
+    {"f64 none forward special", 0x6651b2163193cda1ull},
+    {"f64 sum backward", 0x8b4a9e87c71481b1ull},
+    {"f64 sum forward", 0xc592e355c04e6ac6ull},
+    {"f64 sum fused", 0x91b714d18cd6bf9eull},
+};
+
+// Hashes of every output for one dtype, on the active ISA; checks every thread count against 1 thread.
+template <class T>
+void hash_outputs(const char* dtype, std::map<std::string, std::uint64_t>& hashes) {
+  for (bool special : {false, true}) {
+    for (bool log_target : {false, true}) {
+      CAPTURE(log_target);
+      for (Reduction r : kReductions) {
+        if (special && r != Reduction::none) continue;  // a NaN anywhere makes every reduction NaN
+        CAPTURE(kldiv::to_string(r));
+        Fnv1a forward, backward, fused;
+        for (const auto& shape : kShapes) {
+          CAPTURE(shape.size());
+          std::size_t n = 1;
+          for (auto s : shape) n *= static_cast<std::size_t>(s);
+          std::vector<T> x, t;
+          make_inputs(n, log_target, special, 1000 + n, x, t);
+          const Outputs<T> one = run(x, t, shape, r, log_target, 1);
+          for (int threads = 2; threads <= kMaxThreads; ++threads) {
+            CAPTURE(threads);
+            const Outputs<T> other = run(x, t, shape, r, log_target, threads);
+            CHECK(same_bits(one.forward, other.forward));
+            if (with_gradients(threads)) CHECK(same_bits(one, other));
+          }
+          forward.values(one.forward);
+          backward.values(one.grad_input);
+          backward.values(one.grad_target);
+          fused.values(one.fused);
+        }
+        hashes[name({dtype, log_target, r, "forward", special})] = forward.h;
+        hashes[name({dtype, log_target, r, "backward", special})] = backward.h;
+        if (r != Reduction::none) hashes[name({dtype, log_target, r, "fused", special})] = fused.h;
+      }
+    }
+  }
+}
+
+std::string table(const std::map<std::string, std::uint64_t>& hashes) {
+  std::string s;
+  char line[160];
+  for (const auto& [key, h] : hashes) {
+    std::snprintf(line, sizeof line, "    {\"%s\", 0x%016" PRIx64 "ull},\n", key.c_str(), h);
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("platform bits: committed hashes of every output, f32 and f64, threads 1 to 16, every FMA ISA") {
+  bool any = false;
+  test::for_each_isa([&](const std::string& isa) {
+    if (!test::has_fma(isa)) {
+      MESSAGE(isa << ": no FMA, not bit-compared (held to the reference tolerance instead)");
+      return;
+    }
+    std::map<std::string, std::uint64_t> hashes;
+    hash_outputs<float>("f32", hashes);
+    hash_outputs<double>("f64", hashes);
+    std::size_t matched = 0;
+    for (const auto& entry : hashes) {  // (Clang 14 cannot capture a structured binding in CAPTURE)
+      const std::string& key = entry.first;
+      const std::uint64_t h = entry.second;
+      const auto want = kExpected.find(key);
+      CAPTURE(key);
+      CHECK(want != kExpected.end());
+      if (want != kExpected.end()) {
+        CHECK(h == want->second);
+        matched += h == want->second;
+      }
+    }
+    CHECK(hashes.size() == kExpected.size());
+    Fnv1a digest;  // of the table, to compare runs at a glance
+    for (const auto& [key, h] : hashes) {
+      digest.bytes(key.data(), key.size());
+      digest.bytes(&h, sizeof h);
+    }
+    char hex[20];
+    std::snprintf(hex, sizeof hex, "%016" PRIx64, digest.h);
+    MESSAGE(isa << ": " << matched << " of " << kExpected.size() << " committed hashes matched; digest of all "
+                << hashes.size() << ": " << hex);
+    if (matched != kExpected.size() || hashes.size() != kExpected.size())
+      MESSAGE(isa << " computed (the table kExpected in tests/test_platform_bits.cpp):\n" << table(hashes));
+    any = true;
+  });
+  CHECK(any);
+}
