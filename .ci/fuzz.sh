@@ -23,7 +23,7 @@ fi
 # for at most 20 s; -rss_limit_mb: memory per process.
 root=$PWD
 cd "$build"
-ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$root/.ci/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$root/.ci/lsan.supp:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ./kldiv_fuzz_c_abi "${limit[@]}" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
   -artifact_prefix=./ corpus 2>fuzz.log || {
   tail -60 fuzz.log >&2

@@ -24,7 +24,7 @@ asan() {
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
   cmake --build build-asan -j"$(nproc)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_init_order=1 \
-  LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp:print_suppressions=1 \
+  LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp:print_suppressions=1:fast_unwind_on_malloc=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   KLDIV_TEST_SWEEP_STEP=${KLDIV_ASAN_SWEEP_STEP:-61} \
     ctest --test-dir build-asan --output-on-failure

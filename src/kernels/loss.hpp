@@ -135,7 +135,8 @@ template <class V, bool LogTarget, Want W, bool GArray>
 void elementwise_loop(const value_t<V>* x, const value_t<V>* t, const value_t<V>* g, value_t<V>* loss,
                       value_t<V>* grad_input, value_t<V>* grad_target, std::size_t n) noexcept {
   constexpr std::size_t S = traits<V>::size;
-  const V g_all = GArray ? V(0) : V(*g);
+  V g_all(0);  // one upstream gradient for all, read only by passes that compute a gradient
+  if constexpr (!GArray && (W & (kGradInput | kGradTarget)) != 0) g_all = V(*g);
   const auto step = [&](std::size_t i, std::size_t k) KLDIV_INLINE_LAMBDA {
     const Terms<V> r = terms<LogTarget, W>(load_n<V>(x + i, k), load_n<V>(t + i, k), GArray ? load_n<V>(g + i, k) : g_all);
     if constexpr (W & kLoss) store_n(loss + i, k, r.loss);
