@@ -69,7 +69,7 @@ std::string usable_list() {
   return list;
 }
 
-// "auto" (or empty) picks the best usable ISA.
+// "auto" or "" (as an empty KLDIV_ISA= is) picks the best usable ISA.
 const KernelTable& lookup(std::string_view name) {
   if (name.empty() || name == "auto") {
     for (const Isa& isa : kIsas)

@@ -12,7 +12,7 @@ Extent validate(const void* input, const void* target, const void* out, Shape sh
   if (r < 0 || r > 3) throw invalid_argument(std::to_string(r) + " is not a valid value for reduction");
   if (options.num_threads < 0)
     throw invalid_argument("num_threads must be >= 0 (0 = default), got " + std::to_string(options.num_threads));
-  if (shape.ndim() == Shape::kTooLong)
+  if (shape.too_long())
     throw invalid_shape("a braced shape has at most " + std::to_string(Shape::kMaxListed) + " sizes; pass a vector or a pointer");
   if (shape.ndim() < 0) throw invalid_shape("ndim must be >= 0, got " + std::to_string(shape.ndim()));
   if (shape.ndim() > 0 && shape.data() == nullptr) throw null_pointer("shape is null but ndim is " + std::to_string(shape.ndim()));

@@ -99,7 +99,12 @@ TEST_CASE("errors: the C++ API throws the matching exception, derived from std::
   CHECK(out == kSentinel);
   CHECK_THROWS_AS(kldiv::loss(kData, kData, {2, 3}, {kldiv::Reduction::none}), kldiv::invalid_argument);
   o.num_threads = 0;
-  CHECK_THROWS_AS(kldiv::forward(kData, kData, {1, 1, 1, 1, 1, 1, 1, 1, 1}, o, &out), kldiv::invalid_shape);
+  CHECK_THROWS_WITH_AS(kldiv::forward(kData, kData, {1, 1, 1, 1, 1, 1, 1, 1, 1}, o, &out),
+                       doctest::Contains("braced shape"), kldiv::invalid_shape);
+  // Any negative ndim, including the one a braced list once used as its marker, is reported as such.
+  const std::int64_t dims[1] = {1};
+  CHECK(kldiv_forward_f32(kData, kData, dims, -9, KLDIV_REDUCTION_SUM, 0, &out) == KLDIV_ERROR_INVALID_SHAPE);
+  CHECK(std::string(kldiv_last_error()) == "ndim must be >= 0, got -9");
   CHECK_THROWS_WITH(kldiv::parse_reduction("foo"), "foo is not a valid value for reduction");
   CHECK(kldiv::parse_reduction("batchmean") == kldiv::Reduction::batchmean);
   CHECK(kldiv::output_size({4, 5}, kldiv::Reduction::none) == 20);
@@ -119,6 +124,11 @@ TEST_CASE("errors: ISA names") {
     const bool here = std::find(available.begin(), available.end(), name) != available.end();
     CHECK((kldiv_set_isa(name) == KLDIV_OK) == here);
     if (here) CHECK(std::string(kldiv_isa()) == name);
+  }
+  // NULL, "" (an unset variable's value, as KLDIV_ISA= is) and "auto" all return to the best.
+  for (const char* automatic : {"scalar", "", "scalar", "auto", "scalar"}) {
+    CHECK(kldiv_set_isa(automatic) == KLDIV_OK);
+    CHECK(std::string(kldiv_isa()) == (std::string(automatic) == "scalar" ? "scalar" : available.front()));
   }
   CHECK(kldiv_set_isa(nullptr) == KLDIV_OK);
   CHECK(std::string(kldiv_isa()) == available.front());

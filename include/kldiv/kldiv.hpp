@@ -37,9 +37,10 @@ class Shape {
  public:
   static constexpr int kMaxListed = 8;
 
-  Shape(std::initializer_list<std::int64_t> dims) noexcept : dims_(listed_), ndim_(static_cast<int>(dims.size())) {
-    if (ndim_ > kMaxListed) ndim_ = kTooLong;
-    for (int i = 0; i < ndim_; ++i) listed_[i] = dims.begin()[i];
+  Shape(std::initializer_list<std::int64_t> dims) noexcept
+      : dims_(listed_), ndim_(static_cast<int>(dims.size())), too_long_(dims.size() > kMaxListed) {
+    if (too_long_) dims_ = nullptr;
+    else for (int i = 0; i < ndim_; ++i) listed_[i] = dims.begin()[i];
   }
   Shape(const std::vector<std::int64_t>& dims) noexcept
       : dims_(dims.data()), ndim_(static_cast<int>(dims.size())) {}
@@ -47,20 +48,22 @@ class Shape {
   Shape(const Shape& other) noexcept { *this = other; }
   Shape& operator=(const Shape& other) noexcept {
     ndim_ = other.ndim_;
+    too_long_ = other.too_long_;
     dims_ = other.dims_ == other.listed_ ? listed_ : other.dims_;
     for (int i = 0; i < kMaxListed; ++i) listed_[i] = other.listed_[i];
     return *this;
   }
 
   const std::int64_t* data() const noexcept { return dims_; }
-  // kTooLong for a braced list longer than kMaxListed, which the library rejects as an invalid shape.
   int ndim() const noexcept { return ndim_; }
-  static constexpr int kTooLong = -1 - kMaxListed;
+  // A braced list longer than kMaxListed is kept as no sizes at all, and the library rejects it.
+  bool too_long() const noexcept { return too_long_; }
 
  private:
   std::int64_t listed_[kMaxListed] = {};
   const std::int64_t* dims_;
   int ndim_;
+  bool too_long_ = false;
 };
 
 // Every error is one of these; all derive from std::invalid_argument.  A call that throws has written
