@@ -38,16 +38,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "golden_format.hpp"
 #include "support.hpp"
 
 #ifndef KLDIV_TEST_DATA
@@ -56,6 +54,7 @@
 
 namespace {
 
+using golden_format::hex;
 using kldiv::Reduction;
 
 // The number of case blocks tools/gen_golden.py writes; a file that parses but holds fewer (say, a
@@ -65,13 +64,7 @@ constexpr std::size_t kExpectedCases = 164;
 constexpr long double kElementC = 8;
 constexpr long double kReductionC = 12;
 
-struct GoldenCase {
-  int index = -1;
-  std::string name;
-  bool f64 = false;
-  bool log_target = false;
-  std::vector<std::int64_t> shape;
-  std::size_t numel = 0;
+struct GoldenCase : golden_format::CaseHeader {
   std::vector<double> input, target;  // float32 cases hold float values, exactly
   bool has_none = false;
   std::vector<double> none;
@@ -81,142 +74,60 @@ struct GoldenCase {
   double reduced(Reduction r) const { return r == Reduction::mean ? mean : r == Reduction::sum ? sum : batchmean; }
 };
 
-struct GoldenFile {
-  std::string torch_version;
-  std::vector<GoldenCase> cases;
-};
-
-[[noreturn]] void fail(int line, const std::string& what) {
-  throw std::runtime_error("golden_forward.txt:" + std::to_string(line) + ": " + what);
-}
-
-double parse_value(const std::string& token, int line) {
-  // strtod reads hex floats, "inf", "-inf" and "nan" exactly.
-  char* end = nullptr;
-  const double v = std::strtod(token.c_str(), &end);
-  if (token.empty() || end != token.c_str() + token.size()) fail(line, "bad value '" + token + "'");
-  return v;
-}
-
-std::int64_t parse_int(const std::string& token, int line) {
-  char* end = nullptr;
-  const long long v = std::strtoll(token.c_str(), &end, 10);
-  if (token.empty() || end != token.c_str() + token.size() || v < 0) fail(line, "bad integer '" + token + "'");
-  return v;
-}
+using GoldenFile = golden_format::File<GoldenCase>;
 
 // "<key> <count> v..." or "<key> same <index>" (input, target) or "none omitted".
-void parse_array(std::istringstream& in, const std::string& key, const GoldenFile& file, GoldenCase& c, int line,
-                 std::vector<double>& out) {
+void parse_array(std::istringstream& in, const std::string& key, const GoldenFile& file, GoldenCase& c,
+                 const golden_format::Location& at, std::vector<double>& out) {
   std::string first;
-  if (!(in >> first)) fail(line, key + " without values");
+  if (!(in >> first)) at.fail(key + " without values");
   if (first == "same" && key != "none") {
     std::string idx;
     in >> idx;
-    const std::int64_t i = parse_int(idx, line);
-    if (i >= c.index) fail(line, key + " refers to a later case");
+    const std::int64_t i = golden_format::parse_int(idx, at);
+    if (i >= c.index) at.fail(key + " refers to a later case");
     const GoldenCase& src = file.cases[static_cast<std::size_t>(i)];
     out = key == "input" ? src.input : src.target;
   } else if (first == "omitted" && key == "none") {
     c.has_none = false;
     return;
   } else {
-    const std::int64_t n = parse_int(first, line);
+    const std::int64_t n = golden_format::parse_int(first, at);
     out.reserve(static_cast<std::size_t>(n));
     std::string token;
-    while (in >> token) out.push_back(parse_value(token, line));
-    if (static_cast<std::int64_t>(out.size()) != n) fail(line, key + ": count and values differ");
+    while (in >> token) out.push_back(golden_format::parse_value(token, at));
+    if (static_cast<std::int64_t>(out.size()) != n) at.fail(key + ": count and values differ");
     if (key == "none") c.has_none = true;
   }
-  if (out.size() != c.numel) fail(line, key + ": " + std::to_string(out.size()) + " values for numel " + std::to_string(c.numel));
-  if (!c.f64)
-    for (double v : out)
-      if (!std::isnan(v) && static_cast<double>(static_cast<float>(v)) != v) fail(line, key + ": not a float32 value");
+  if (out.size() != c.numel)
+    at.fail(key + ": " + std::to_string(out.size()) + " values for numel " + std::to_string(c.numel));
+  for (double v : out) golden_format::check_float32(c, v, key, at);
 }
 
 GoldenFile parse_golden(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot open " + path);
   GoldenFile file;
-  std::string text;
-  int line = 0;
-  std::size_t declared = 0;
-  bool magic = false, in_case = false, shape_seen = false;
-  GoldenCase c;
-  while (std::getline(f, text)) {
-    ++line;
-    if (text.empty() || text[0] == '#') continue;
-    std::istringstream in(text);
-    std::string key;
-    in >> key;
-    if (!magic) {
-      std::string version;
-      in >> version;
-      if (key != "kldiv-golden-forward" || version != "1") fail(line, "not a kldiv-golden-forward 1 file");
-      magic = true;
-    } else if (key == "torch") {
-      in >> file.torch_version;
-    } else if (key == "cases") {
-      std::string n;
-      in >> n;
-      declared = static_cast<std::size_t>(parse_int(n, line));
-    } else if (key == "case") {
-      if (in_case) fail(line, "case before end");
-      c = GoldenCase{};
-      std::string idx;
-      in >> idx >> c.name;
-      c.index = static_cast<int>(parse_int(idx, line));
-      if (c.index != static_cast<int>(file.cases.size())) fail(line, "case index out of order");
-      in_case = true;
-      shape_seen = false;
-    } else if (!in_case) {
-      fail(line, "'" + key + "' outside a case");
-    } else if (key == "dtype") {
-      std::string d;
-      in >> d;
-      if (d != "float32" && d != "float64") fail(line, "bad dtype " + d);
-      c.f64 = d == "float64";
-    } else if (key == "log_target") {
-      std::string v;
-      in >> v;
-      if (v != "0" && v != "1") fail(line, "bad log_target " + v);
-      c.log_target = v == "1";
-    } else if (key == "shape") {
-      std::string n, s;
-      in >> n;
-      const std::int64_t ndim = parse_int(n, line);
-      c.numel = 1;
-      for (std::int64_t i = 0; i < ndim; ++i) {
-        if (!(in >> s)) fail(line, "shape too short");
-        c.shape.push_back(parse_int(s, line));
-        c.numel *= static_cast<std::size_t>(c.shape.back());
-      }
-      if (in >> s) fail(line, "shape too long");
-      shape_seen = true;
-    } else if (key == "input" || key == "target" || key == "none") {
-      if (!shape_seen) fail(line, key + " before shape");
-      parse_array(in, key, file, c, line, key == "input" ? c.input : key == "target" ? c.target : c.none);
+  auto read_key = [&](const std::string& key, std::istringstream& in, GoldenCase& c,
+                      const golden_format::Location& at) {
+    if (key == "input" || key == "target" || key == "none") {
+      if (!c.shape_seen) at.fail(key + " before shape");
+      parse_array(in, key, file, c, at, key == "input" ? c.input : key == "target" ? c.target : c.none);
     } else if (key == "mean" || key == "sum" || key == "batchmean") {
       std::string v;
       in >> v;
-      const double value = parse_value(v, line);
+      const double value = golden_format::parse_value(v, at);
       (key == "mean" ? c.mean : key == "sum" ? c.sum : c.batchmean) = value;
       (key == "mean" ? c.seen_mean : key == "sum" ? c.seen_sum : c.seen_batchmean) = true;
     } else if (key == "end") {
-      if (!shape_seen || c.input.size() != c.numel || c.target.size() != c.numel || !c.seen_mean || !c.seen_sum ||
+      if (!c.shape_seen || c.input.size() != c.numel || c.target.size() != c.numel || !c.seen_mean || !c.seen_sum ||
           !c.seen_batchmean)
-        fail(line, "incomplete case " + c.name);
-      file.cases.push_back(std::move(c));
-      in_case = false;
+        at.fail("incomplete case " + c.name);
+      return true;
     } else {
-      fail(line, "unknown key '" + key + "'");
+      at.fail("unknown key '" + key + "'");
     }
-  }
-  if (!magic) throw std::runtime_error(path + ": empty");
-  if (in_case) fail(line, "missing end");
-  if (declared != file.cases.size())
-    throw std::runtime_error(path + ": declares " + std::to_string(declared) + " cases, holds " +
-                             std::to_string(file.cases.size()));
+    return false;
+  };
+  golden_format::parse(path, "kldiv-golden-forward", file, read_key);
   return file;
 }
 
@@ -264,12 +175,6 @@ std::string disagreement(T ours, double torch, const Bound& b, long double c, lo
   s.precision(9);
   s << "|ours - torch| = " << static_cast<double>(err) << " > tolerance " << static_cast<double>(tol);
   return s.str();
-}
-
-std::string hex(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
 }
 
 struct Stats {

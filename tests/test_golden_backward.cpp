@@ -61,7 +61,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -70,6 +69,7 @@
 #include <string>
 #include <vector>
 
+#include "golden_format.hpp"
 #include "support.hpp"
 
 #ifndef KLDIV_TEST_DATA
@@ -78,6 +78,7 @@
 
 namespace {
 
+using golden_format::hex;
 using kldiv::Reduction;
 
 // What tools/gen_golden.py writes: a file that parses but holds fewer cases or blocks (say, a truncated
@@ -104,139 +105,56 @@ struct Block {
   bool seen_input = false, seen_target = false;
 };
 
-struct BackwardCase {
-  int index = -1;
-  std::string name;
-  bool f64 = false;
-  bool log_target = false;
-  std::vector<std::int64_t> shape;
-  std::size_t numel = 0;
+struct BackwardCase : golden_format::CaseHeader {
   std::vector<double> input, target;  // float32 cases hold float values, exactly
   std::vector<Block> blocks;
 };
 
-struct BackwardFile {
-  std::string torch_version;
-  std::vector<BackwardCase> cases;
+struct BackwardFile : golden_format::File<BackwardCase> {
   std::size_t blocks = 0;
 };
 
-[[noreturn]] void fail(int line, const std::string& what) {
-  throw std::runtime_error("golden_backward.txt:" + std::to_string(line) + ": " + what);
-}
-
-double parse_value(const std::string& token, int line) {
-  char* end = nullptr;  // strtod reads hex floats, "inf", "-inf" and "nan" exactly
-  const double v = std::strtod(token.c_str(), &end);
-  if (token.empty() || end != token.c_str() + token.size()) fail(line, "bad value '" + token + "'");
-  return v;
-}
-
-std::int64_t parse_int(const std::string& token, int line) {
-  char* end = nullptr;
-  const long long v = std::strtoll(token.c_str(), &end, 10);
-  if (token.empty() || end != token.c_str() + token.size() || v < 0) fail(line, "bad integer '" + token + "'");
-  return v;
-}
-
 // "<count> v..." into out; count must be `expected`.
-void parse_array(std::istringstream& in, const std::string& key, const BackwardCase& c, std::size_t expected, int line,
-                 std::vector<double>& out) {
+void parse_array(std::istringstream& in, const std::string& key, const BackwardCase& c, std::size_t expected,
+                 const golden_format::Location& at, std::vector<double>& out) {
   std::string first, token;
-  if (!(in >> first)) fail(line, key + " without a count");
-  const std::int64_t n = parse_int(first, line);
-  while (in >> token) out.push_back(parse_value(token, line));
-  if (static_cast<std::int64_t>(out.size()) != n) fail(line, key + ": count and values differ");
+  if (!(in >> first)) at.fail(key + " without a count");
+  const std::int64_t n = golden_format::parse_int(first, at);
+  while (in >> token) out.push_back(golden_format::parse_value(token, at));
+  if (static_cast<std::int64_t>(out.size()) != n) at.fail(key + ": count and values differ");
   if (out.size() != expected)
-    fail(line, key + ": " + std::to_string(out.size()) + " values, expected " + std::to_string(expected));
-  if (!c.f64)
-    for (double v : out)
-      if (!std::isnan(v) && static_cast<double>(static_cast<float>(v)) != v) fail(line, key + ": not a float32 value");
+    at.fail(key + ": " + std::to_string(out.size()) + " values, expected " + std::to_string(expected));
+  for (double v : out) golden_format::check_float32(c, v, key, at);
 }
 
-double parse_scalar(std::istringstream& in, const BackwardCase& c, int line, const std::string& key) {
+double parse_scalar(std::istringstream& in, const BackwardCase& c, const golden_format::Location& at,
+                    const std::string& key) {
   std::string v;
-  if (!(in >> v)) fail(line, key + " without a value");
-  const double d = parse_value(v, line);
-  if (!c.f64 && !std::isnan(d) && static_cast<double>(static_cast<float>(d)) != d)
-    fail(line, key + ": not a float32 value");
+  if (!(in >> v)) at.fail(key + " without a value");
+  const double d = golden_format::parse_value(v, at);
+  golden_format::check_float32(c, d, key, at);
   return d;
 }
 
 BackwardFile parse_backward(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot open " + path);
   BackwardFile file;
-  std::string text;
-  int line = 0;
-  std::size_t declared = 0;
-  bool magic = false, in_case = false, shape_seen = false;
-  BackwardCase c;
   Block* b = nullptr;  // the open block
-  auto close_block = [&]() {
+  auto close_block = [&](const BackwardCase& c, const golden_format::Location& at) {
     if (!b) return;
     const bool none = b->reduction == Reduction::none;
     if (!b->seen_input || !b->seen_target || b->grad_output.size() != (none ? c.numel : 1) ||
         (!none && (!b->seen_scaled || !b->seen_loss)))
-      fail(line, "incomplete grad block in " + c.name);
+      at.fail("incomplete grad block in " + c.name);
     b = nullptr;
   };
-  while (std::getline(f, text)) {
-    ++line;
-    if (text.empty() || text[0] == '#') continue;
-    std::istringstream in(text);
-    std::string key;
-    in >> key;
-    if (!magic) {
-      std::string version;
-      in >> version;
-      if (key != "kldiv-golden-backward" || version != "1") fail(line, "not a kldiv-golden-backward 1 file");
-      magic = true;
-    } else if (key == "torch") {
-      in >> file.torch_version;
-    } else if (key == "cases") {
-      std::string n;
-      in >> n;
-      declared = static_cast<std::size_t>(parse_int(n, line));
-    } else if (key == "case") {
-      if (in_case) fail(line, "case before end");
-      c = BackwardCase{};
-      std::string idx;
-      in >> idx >> c.name;
-      c.index = static_cast<int>(parse_int(idx, line));
-      if (c.index != static_cast<int>(file.cases.size())) fail(line, "case index out of order");
-      in_case = true;
-      shape_seen = false;
-    } else if (!in_case) {
-      fail(line, "'" + key + "' outside a case");
-    } else if (key == "dtype") {
-      std::string d;
-      in >> d;
-      if (d != "float32" && d != "float64") fail(line, "bad dtype " + d);
-      c.f64 = d == "float64";
-    } else if (key == "log_target") {
-      std::string v;
-      in >> v;
-      if (v != "0" && v != "1") fail(line, "bad log_target " + v);
-      c.log_target = v == "1";
-    } else if (key == "shape") {
-      std::string n, s;
-      in >> n;
-      const std::int64_t ndim = parse_int(n, line);
-      c.numel = 1;
-      for (std::int64_t i = 0; i < ndim; ++i) {
-        if (!(in >> s)) fail(line, "shape too short");
-        c.shape.push_back(parse_int(s, line));
-        c.numel *= static_cast<std::size_t>(c.shape.back());
-      }
-      if (in >> s) fail(line, "shape too long");
-      shape_seen = true;
-    } else if (key == "input" || key == "target") {
-      if (!shape_seen || b) fail(line, key + " out of place");
-      parse_array(in, key, c, c.numel, line, key == "input" ? c.input : c.target);
+  auto read_key = [&](const std::string& key, std::istringstream& in, BackwardCase& c,
+                      const golden_format::Location& at) {
+    if (key == "input" || key == "target") {
+      if (!c.shape_seen || b) at.fail(key + " out of place");
+      parse_array(in, key, c, c.numel, at, key == "input" ? c.input : c.target);
     } else if (key == "grad") {
-      if (c.input.size() != c.numel || c.target.size() != c.numel) fail(line, "grad before input and target");
-      close_block();
+      if (c.input.size() != c.numel || c.target.size() != c.numel) at.fail("grad before input and target");
+      close_block(c, at);
       std::string r;
       in >> r;
       c.blocks.emplace_back();
@@ -244,34 +162,30 @@ BackwardFile parse_backward(const std::string& path) {
       try {
         b->reduction = kldiv::parse_reduction(r);
       } catch (const std::exception&) {
-        fail(line, "bad reduction " + r);
+        at.fail("bad reduction " + r);
       }
     } else if (!b) {
-      fail(line, "'" + key + "' outside a grad block");
+      at.fail("'" + key + "' outside a grad block");
     } else if (key == "grad_output") {
-      parse_array(in, key, c, b->reduction == Reduction::none ? c.numel : 1, line, b->grad_output);
+      parse_array(in, key, c, b->reduction == Reduction::none ? c.numel : 1, at, b->grad_output);
     } else if (key == "scaled" || key == "loss") {
-      if (b->reduction == Reduction::none) fail(line, key + " in a none block");
-      (key == "scaled" ? b->scaled : b->loss) = parse_scalar(in, c, line, key);
+      if (b->reduction == Reduction::none) at.fail(key + " in a none block");
+      (key == "scaled" ? b->scaled : b->loss) = parse_scalar(in, c, at, key);
       (key == "scaled" ? b->seen_scaled : b->seen_loss) = true;
     } else if (key == "grad_input" || key == "grad_target") {
-      parse_array(in, key, c, c.numel, line, key == "grad_input" ? b->grad_input : b->grad_target);
+      parse_array(in, key, c, c.numel, at, key == "grad_input" ? b->grad_input : b->grad_target);
       (key == "grad_input" ? b->seen_input : b->seen_target) = true;
     } else if (key == "end") {
-      close_block();
-      if (!shape_seen || c.blocks.empty()) fail(line, "incomplete case " + c.name);
+      close_block(c, at);
+      if (!c.shape_seen || c.blocks.empty()) at.fail("incomplete case " + c.name);
       file.blocks += c.blocks.size();
-      file.cases.push_back(std::move(c));
-      in_case = false;
+      return true;
     } else {
-      fail(line, "unknown key '" + key + "'");
+      at.fail("unknown key '" + key + "'");
     }
-  }
-  if (!magic) throw std::runtime_error(path + ": empty");
-  if (in_case) fail(line, "missing end");
-  if (declared != file.cases.size())
-    throw std::runtime_error(path + ": declares " + std::to_string(declared) + " cases, holds " +
-                             std::to_string(file.cases.size()));
+    return false;
+  };
+  golden_format::parse(path, "kldiv-golden-backward", file, read_key);
   return file;
 }
 
@@ -348,12 +262,6 @@ std::string disagreement(T ours, double torch, const Bound& b, long double c, lo
   s.precision(9);
   s << "|ours - torch| = " << static_cast<double>(err) << " > tolerance " << static_cast<double>(tol);
   return s.str();
-}
-
-std::string hex(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
 }
 
 template <class T>
