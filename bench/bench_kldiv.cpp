@@ -189,12 +189,18 @@ void bm_scalar(benchmark::State& state, Case c) {
 }
 
 #if defined(KLDIV_BENCH_HAVE_TORCH)
+// Op (TorchKlDiv or TorchKlDivGrad, which take the same arguments) on c's data, with c's threads set.
+template <class Op, class T>
+Op torch_op(const Data<T>& d, const Case& c) {
+  bench::TorchKlDiv::set_threads(c.threads);
+  return Op(d.x.get(), d.target(c.log_target), std::is_same_v<T, double>, c.size.rows, c.size.cols, c.reduction,
+            c.log_target);
+}
+
 template <class T>
 void bm_torch(benchmark::State& state, Case c) {
   const Data<T>& d = data<T>(c.size);
-  bench::TorchKlDiv::set_threads(c.threads);
-  bench::TorchKlDiv op(d.x.get(), d.target(c.log_target), std::is_same_v<T, double>, c.size.rows, c.size.cols,
-                       c.reduction, c.log_target);
+  auto op = torch_op<bench::TorchKlDiv>(d, c);
   if (!check(state, d, c, op.checksum())) return;
   for (auto _ : state) op.run();
   set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
@@ -306,9 +312,7 @@ void bm_forward_backward(benchmark::State& state, std::string isa, Case c) {
 template <class T>
 void bm_torch_forward_backward(benchmark::State& state, Case c) {
   const Data<T>& d = data<T>(c.size);
-  bench::TorchKlDiv::set_threads(c.threads);
-  bench::TorchKlDivGrad op(d.x.get(), d.target(c.log_target), std::is_same_v<T, double>, c.size.rows, c.size.cols,
-                           c.reduction, c.log_target);
+  auto op = torch_op<bench::TorchKlDivGrad>(d, c);
   op.run();
   if (!check(state, d, c, op.loss()) ||
       !check_array(state, "grad_input", static_cast<const T*>(op.grad_input()), d, c, ref_grad_input<T>))
