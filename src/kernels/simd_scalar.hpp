@@ -30,6 +30,10 @@ struct traits {
 KLDIV_INLINE float vfma(float a, float b, float c) noexcept { return ::fmaf(a, b, c); }
 KLDIV_INLINE double vfma(double a, double b, double c) noexcept { return ::fma(a, b, c); }
 
+// Whether vfma rounds once: the libm fma does.
+template <class V>
+inline constexpr bool fused = true;
+
 template <class T>
 KLDIV_INLINE T vselect(bool m, T a, T b) noexcept {
   return m ? a : b;
@@ -52,6 +56,14 @@ KLDIV_INLINE T from_bits(U b) noexcept {
   T v;
   std::memcpy(&v, &b, sizeof v);
   return v;
+}
+
+// b >> Shift as a two's-complement integer (an arithmetic shift, as GCC and Clang define >> on negative
+// values), converted to floating point; exact while the result is below 2^mantissa.
+template <int Shift, class U>
+KLDIV_INLINE auto shifted_to_fp(U b) noexcept {
+  using F = std::conditional_t<sizeof(U) == 4, float, double>;
+  return static_cast<F>(static_cast<std::make_signed_t<U>>(b) >> Shift);
 }
 
 }  // namespace kldiv::detail::KLDIV_TARGET

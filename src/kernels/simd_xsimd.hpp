@@ -43,6 +43,12 @@ KLDIV_INLINE xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b,
   return xsimd::fma(a, b, c);
 }
 
+// Whether vfma rounds once.  SSE2 has no FMA, and vfma is a product and a sum there.
+template <class V>
+inline constexpr bool fused = true;
+template <class T>
+inline constexpr bool fused<xsimd::batch<T, xsimd::sse2>> = false;
+
 // The lanes of a float vector as doubles, in order: [0, S/2) then [S/2, S).  xsimd 8.1 has no
 // widening conversion, so each target spells its own.
 template <class A>
@@ -103,6 +109,15 @@ KLDIV_INLINE xsimd::batch<T, A> from_bits(xsimd::batch<U, A> b) noexcept {
 #else
   return xsimd::bitwise_cast<xsimd::batch<T, A>>(b);
 #endif
+}
+
+// b >> Shift as a two's-complement integer (an arithmetic shift), converted to floating point; exact
+// while the result is below 2^mantissa.
+template <int Shift, class U, class A>
+KLDIV_INLINE auto shifted_to_fp(xsimd::batch<U, A> b) noexcept {
+  using S = std::make_signed_t<U>;
+  using F = std::conditional_t<sizeof(U) == 4, float, double>;
+  return xsimd::batch_cast<F>(from_bits<S>(b) >> Shift);
 }
 
 }  // namespace kldiv::detail::KLDIV_TARGET
