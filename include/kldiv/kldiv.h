@@ -72,8 +72,9 @@ const char* kldiv_last_error(void);
 /* The ISA in use: "avx512", "avx2", "sse2", "neon" or "scalar". */
 const char* kldiv_isa(void);
 
-/* Force one of those, or "auto", "" or NULL for the best available ("" as an empty KLDIV_ISA= is). An unknown or unavailable name is
-   KLDIV_ERROR_UNSUPPORTED_ISA and changes nothing. Overrides the KLDIV_ISA environment variable. */
+/* Force one of those, or "auto", "" or NULL for the best available ("" as an empty KLDIV_ISA= is).
+   An unknown or unavailable name is KLDIV_ERROR_UNSUPPORTED_ISA and changes nothing. Overrides the
+   KLDIV_ISA environment variable. */
 kldiv_status kldiv_set_isa(const char* name);
 
 /* The default thread count of every call; 0 = OpenMP's default. Negative values count as 0. */
