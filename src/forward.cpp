@@ -10,8 +10,7 @@
 namespace kldiv {
 namespace {
 
-// The upstream gradient of a reduced loss, scaled like the reduction (mean: 1/numel; batchmean:
-// 1/shape[0]), in double and rounded once.
+// What the reduction divides the sum by: numel (mean), shape[0] (batchmean; 1 for a 0-dim input), 1 (sum).
 double divisor(const detail::Extent& extent, Reduction reduction) {
   if (reduction == Reduction::mean) return static_cast<double>(extent.numel);
   if (reduction == Reduction::batchmean) return extent.batch;
@@ -21,6 +20,12 @@ double divisor(const detail::Extent& extent, Reduction reduction) {
 template <class T>
 T reduced(detail::Partial sum, const detail::Extent& extent, Reduction reduction) {
   return static_cast<T>(detail::finish(sum, divisor(extent, reduction)));
+}
+
+// The one upstream gradient of a reduced loss as each element sees it: g / divisor, rounded once.
+template <class T>
+T per_element(T g, const detail::Extent& extent, Reduction reduction) {
+  return static_cast<T>(static_cast<double>(g) / divisor(extent, reduction));
 }
 
 template <class T>
@@ -35,10 +40,11 @@ void forward_impl(const T* input, const T* target, Shape shape, const Options& o
     });
     return;
   }
-  const detail::Partial sum = extent.numel == 0 ? detail::Partial{0.0, 0.0}
-                                                : detail::parallel_sum(extent.numel, threads, [&](std::size_t b, std::size_t e, detail::Partial* p) {
-                                                    k.block_sums(input + b, target + b, e - b, lt, p);
-                                                  });
+  const detail::Partial sum =
+      extent.numel == 0 ? detail::Partial{0.0, 0.0}
+                        : detail::parallel_sum(extent.numel, threads, [&](std::size_t b, std::size_t e, detail::Partial* p) {
+                            k.block_sums(input + b, target + b, e - b, lt, p);
+                          });
   *out = reduced<T>(sum, extent, options.reduction);
 }
 
@@ -54,7 +60,7 @@ void backward_impl(const T* grad_output, const T* input, const T* target, Shape 
   const detail::Extent extent = detail::validate(input, target, grad_output, shape, options, sizeof(T), "grad_output");
   const auto& k = detail::typed<T>(detail::active_kernels());
   if (extent.numel == 0 || (!grad_input && !grad_target)) return;
-  const T g = none ? T(0) : static_cast<T>(static_cast<double>(*grad_output) / divisor(extent, options.reduction));
+  const T g = none ? T(0) : per_element(*grad_output, extent, options.reduction);
   const bool lt = options.log_target;
   detail::parallel_for(extent.numel, detail::thread_budget(options.num_threads), [&](std::size_t b, std::size_t e) {
     k.backward(none ? grad_output + b : &g, none, input + b, target + b, offset(grad_input, b), offset(grad_target, b),
@@ -71,7 +77,7 @@ T forward_backward_impl(const T* input, const T* target, Shape shape, const Opti
   const detail::Extent extent = detail::validate(input, target, &out_dummy, shape, options, sizeof(T));
   const auto& k = detail::typed<T>(detail::active_kernels());
   if (extent.numel == 0) return reduced<T>({0.0, 0.0}, extent, options.reduction);
-  const T g = static_cast<T>(static_cast<double>(grad_output) / divisor(extent, options.reduction));
+  const T g = per_element(grad_output, extent, options.reduction);
   const bool lt = options.log_target;
   const detail::Partial sum = detail::parallel_sum(
       extent.numel, detail::thread_budget(options.num_threads), [&](std::size_t b, std::size_t e, detail::Partial* p) {
