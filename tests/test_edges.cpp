@@ -2,9 +2,12 @@
 // check, on every ISA: alone as a 0-dim input, and inside a longer vector at several lanes, so that it
 // goes through the vector body as well as the tail and takes the general path of its vector.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "kernel_table.hpp"
 #include "support.hpp"
 
 namespace {
@@ -106,21 +109,29 @@ void check_edges() {
       kldiv::forward(&x, &t, {}, o, &reduced);
       CHECK(((std::isnan(reduced) && std::isnan(got)) || reduced == got));
     }
-    // Inside a vector of ordinary elements, at several positions.
-    for (std::size_t pos : {0, 5, 16, 23, 36}) {
+    // Inside a vector of ordinary elements, at several positions: in the first vector, the first
+    // and second step of the reductions' loop (64 elements), the end of the first block, a block
+    // after a clean one (which the reductions compute speculatively, see src/kernels/loss.hpp), and
+    // the tail.
+    const std::size_t n = 2 * kldiv::detail::kBlock + 37;
+    for (std::size_t pos : {std::size_t(0), std::size_t(5), std::size_t(23), std::size_t(64), std::size_t(100),
+                            kldiv::detail::kBlock - 1, 2 * kldiv::detail::kBlock - 100, n - 1}) {
       CAPTURE(pos);
-      std::vector<T> xs(37, T(-1)), ts(37, e.log_target ? T(-0.5) : T(0.5)), out(37);
+      std::vector<T> xs(n, T(-1)), ts(n, e.log_target ? T(-0.5) : T(0.5)), out(n);
       xs[pos] = x;
       ts[pos] = t;
       o.reduction = kldiv::Reduction::none;
-      kldiv::forward(xs.data(), ts.data(), {37}, o, out.data());
+      kldiv::forward(xs.data(), ts.data(), {static_cast<std::int64_t>(n)}, o, out.data());
       check_value(out[pos], e);
       const Edge ordinary{-1, e.log_target ? -0.5 : 0.5, e.log_target, Want::formula};
-      for (std::size_t i = 0; i < 37; ++i)
-        if (i != pos) check_value(out[i], ordinary);
+      const T first = out[pos == 0 ? 1 : 0];
+      check_value(first, ordinary);
+      std::size_t differ = 0;  // every ordinary element gives the same bits
+      for (std::size_t i = 0; i < n; ++i) differ += i != pos && std::memcmp(&out[i], &first, sizeof first) != 0;
+      CHECK(differ == 0);
       o.reduction = kldiv::Reduction::sum;
       T sum = 0;
-      kldiv::forward(xs.data(), ts.data(), {37}, o, &sum);
+      kldiv::forward(xs.data(), ts.data(), {static_cast<std::int64_t>(n)}, o, &sum);
       if (std::isnan(out[pos]) || std::isinf(out[pos])) {
         CHECK(((std::isnan(sum) && std::isnan(out[pos])) || sum == out[pos]));
       } else {
