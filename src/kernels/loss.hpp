@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -32,22 +33,23 @@ struct Terms {
 //   l = exp(t) * (t - x)         with log_target
 // and their autograd gradients (see kldiv.hpp).  The fast paths cover vectors whose t are all normal
 // positive (log) or moderate (exp); the others take the general path, which gives the same bits wherever
-// both apply.  log t or exp t is computed once for the loss and both gradients.
-template <bool LogTarget, Want W, class V>
+// both apply.  Unless Checked, the caller vouches for the fast path (see FastRange).  log t or exp t is
+// computed once for the loss and both gradients.
+template <bool LogTarget, Want W, bool Checked = true, class V>
 KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
   using T = value_t<V>;
   using K = consts<T>;
   using L = std::numeric_limits<T>;
   Terms<V> r{};
   if constexpr (LogTarget) {
-    const bool moderate = vall((t >= V(-K::exp_fast)) & (t <= V(K::exp_fast)));
+    const bool moderate = !Checked || vall((t >= V(-K::exp_fast)) & (t <= V(K::exp_fast)));
     const V e = moderate ? vexp<false>(t) : vexp<true>(t);
     const V d = t - x;
     if constexpr (W & kLoss) r.loss = e * d;
     if constexpr (W & kGradInput) r.grad_input = flip_sign(g * e);
     if constexpr (W & kGradTarget) r.grad_target = (g * d) * e + g * e;
   } else {
-    const bool normal = vall((t >= V(K::min_normal)) & (t <= V(L::max())));
+    const bool normal = !Checked || vall((t >= V(K::min_normal)) & (t <= V(L::max())));
     const V log_t = normal ? log_positive<false>(t) : vlog(t);
     if constexpr (W & kLoss) {
       const V xlogy = normal ? t * log_t : vselect(t == V(0), V(0), t * log_t);
@@ -64,6 +66,31 @@ KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
   }
   return r;
 }
+
+// The fast paths' ranges of t as one unsigned comparison, key(t) < limit: t in [min_normal, max] (log)
+// or |t| <= exp_fast (exp), NaN excluded.  Keys combine with max, so one comparison checks a block.
+template <bool LogTarget, class V>
+struct FastRange {
+  using T = value_t<V>;
+  using U = typename consts<T>::bits;
+  static U bits_of(T v) noexcept {
+    U b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  }
+  static KLDIV_INLINE bits_t<V> key(V t) noexcept {
+    if constexpr (LogTarget)
+      return as_bits(t) & bits_t<V>(~(U(1) << (8 * sizeof(U) - 1)));
+    else
+      return as_bits(t) - bits_t<V>(bits_of(consts<T>::min_normal));
+  }
+  static U limit() noexcept {
+    if constexpr (LogTarget)
+      return bits_of(consts<T>::exp_fast) + 1;
+    else
+      return bits_of(std::numeric_limits<T>::max()) - bits_of(consts<T>::min_normal) + 1;
+  }
+};
 
 // A block's kLanes loss accumulators, lane j taking the elements j mod kLanes.  Float losses are summed
 // in double, which is exact enough (a lane adds kBlock / kLanes terms: its error stays below 2^-44 of
@@ -165,33 +192,54 @@ void reduce_loop(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t
   T lane[kLanes];
   for (std::size_t j = 0; j < kLanes; ++j) lane[j] = T(j);
 
+  // Float blocks are first computed on the fast path throughout, speculatively, while a max of
+  // FastRange keys records whether that was right: one integer max a vector instead of a branch, 10 %
+  // faster on Zen 4.  A block where it was wrong is computed again, checked vector by vector, and so is
+  // the rest of the call: sparse targets (t == 0) lose one block.  Both give the same bits.  Double
+  // keeps the check per vector (AVX2 has no unsigned 64-bit max).
+  constexpr bool kSpeculative = std::is_same_v<T, float>;
+  bool speculate = kSpeculative;
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
     const std::size_t len = std::min(kBlock, n - begin);
     Lanes<V> lanes;
+    bits_t<V> key(0);
     // The losses of the S elements at offset i of the block (only those before len unless full, the
     // rest exactly 0); their gradients are stored on the way.
-    const auto loss_at = [&](auto full, std::size_t i) KLDIV_INLINE_LAMBDA {
+    const auto loss_at = [&](auto full, auto checked, std::size_t i) KLDIV_INLINE_LAMBDA {
       const std::size_t k = full ? S : (i < len ? std::min(S, len - i) : 0);
       if (k == 0) return V(0);
       const std::size_t at = begin + i;
-      const Terms<V> e = terms<LogTarget, W>(load_n<V>(x + at, k), load_n<V>(t + at, k), V(g));
+      const V tv = load_n<V>(t + at, k);
+      if constexpr (!checked) key = vmax(key, FastRange<LogTarget, V>::key(tv));
+      const Terms<V> e = terms<LogTarget, W, checked>(load_n<V>(x + at, k), tv, V(g));
       if constexpr (W & kGradInput) store_n(grad_input + at, k, e.grad_input);
       if constexpr (W & kGradTarget) store_n(grad_target + at, k, e.grad_target);
       return k == S ? e.loss : vselect(traits<V>::load(lane) < V(T(k)), e.loss, V(0));
     };
     // F sets of kLanes losses from offset i, folded lane by lane, ((l0 + l1) + (l2 + l3)) for F = 4,
     // and added to the lanes.
-    const auto add_step = [&](auto full, std::size_t i) KLDIV_INLINE_LAMBDA {
+    const auto add_step = [&](auto full, auto checked, std::size_t i) KLDIV_INLINE_LAMBDA {
       for (std::size_t r = 0; r < R; ++r) {
-        const auto at = [&](std::size_t f) KLDIV_INLINE_LAMBDA { return loss_at(full, i + f * kLanes + r * S); };
+        const auto at = [&](std::size_t f) KLDIV_INLINE_LAMBDA { return loss_at(full, checked, i + f * kLanes + r * S); };
         V folded = F == 1 ? at(0) : at(0) + at(1);
         for (std::size_t f = 2; f < F; f += 2) folded = folded + (at(f) + at(f + 1));
         lanes.add(r, folded);
       }
     };
-    std::size_t i = 0;
-    for (; i + step <= len; i += step) add_step(std::true_type{}, i);
-    if (i < len) add_step(std::false_type{}, i);
+    // The block; its tail is always checked, as its padding (t = 0) is outside every fast range.
+    const auto run = [&](auto checked) KLDIV_INLINE_LAMBDA {
+      std::size_t i = 0;
+      for (; i + step <= len; i += step) add_step(std::true_type{}, checked, i);
+      if (i < len) add_step(std::false_type{}, std::true_type{}, i);
+    };
+    if constexpr (kSpeculative) {
+      if (speculate) {
+        run(std::false_type{});
+        speculate = vall(key < bits_t<V>(FastRange<LogTarget, V>::limit()));
+        if (!speculate) lanes = Lanes<V>();
+      }
+    }
+    if (!speculate) run(std::true_type{});
     partials[begin / kBlock] = lanes.partial();
   }
 }

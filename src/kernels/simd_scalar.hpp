@@ -39,6 +39,11 @@ KLDIV_INLINE T vselect(bool m, T a, T b) noexcept {
   return m ? a : b;
 }
 
+template <class T>
+KLDIV_INLINE T vmax(T a, T b) noexcept {
+  return a < b ? b : a;
+}
+
 KLDIV_INLINE bool vall(bool m) noexcept { return m; }
 
 KLDIV_INLINE std::array<double, 1> widen(float v) noexcept { return {v}; }

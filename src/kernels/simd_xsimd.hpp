@@ -88,6 +88,11 @@ KLDIV_INLINE xsimd::batch<T, A> vselect(xsimd::batch_bool<T, A> m, xsimd::batch<
 }
 
 template <class T, class A>
+KLDIV_INLINE xsimd::batch<T, A> vmax(xsimd::batch<T, A> a, xsimd::batch<T, A> b) noexcept {
+  return xsimd::max(a, b);
+}
+
+template <class T, class A>
 KLDIV_INLINE bool vall(xsimd::batch_bool<T, A> m) noexcept {
   return xsimd::all(m);
 }
