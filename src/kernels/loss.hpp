@@ -93,8 +93,8 @@ struct FastRange {
 };
 
 // A block's kLanes loss accumulators, lane j taking the elements j mod kLanes.  Float losses are summed
-// in double, which is exact enough (a lane adds kBlock / kLanes terms: its error stays below 2^-44 of
-// their magnitudes) and cheaper than compensation; each lane first adds its four elements 16 apart in
+// in double, which is exact enough (a lane adds kBlock / (kLanes * fold) = 128 terms: its error stays
+// below 2^-46 of their magnitudes) and cheaper than compensation; each lane first adds its four elements 16 apart in
 // float, pairwise (fold).  Widening is costly (on Zen 4 a quarter of the pass at fold 2): folding four
 // makes the pass 13 % faster for two float roundings, at most 2u times the four losses' magnitudes.
 // Double losses are compensated (Knuth's TwoSum, s + c carrying the sum with its rounding errors).
