@@ -36,7 +36,8 @@ typedef enum kldiv_status {
 } kldiv_status;
 
 /* shape: ndim sizes (ndim 0 is a scalar); numel = product of sizes. out: numel values for NONE, else 1.
-   With numel == 0, input, target and (for NONE) out may be NULL. */
+   With numel == 0, input, target and (for NONE) out may be NULL.  Here and below, an output may be the
+   very array of an input (in place); a partial overlap is not supported. */
 kldiv_status kldiv_forward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
                                kldiv_reduction reduction, int log_target, float* out);
 kldiv_status kldiv_forward_f64(const double* input, const double* target, const int64_t* shape, int ndim,

@@ -85,7 +85,8 @@ struct unsupported_isa : error {
 };
 
 // Writes numel values of l to out for Reduction::none, else the one reduced value.  With numel == 0,
-// input, target and (for none) out may be null.
+// input, target and (for none) out may be null.  Here and below, an output may be the very array of an
+// input (in place); a partial overlap is not supported.
 void forward(const float* input, const float* target, Shape shape, const Options& options, float* out);
 void forward(const double* input, const double* target, Shape shape, const Options& options, double* out);
 
