@@ -34,9 +34,9 @@ struct Terms {
 //   l = exp(t) * (t - x)         with log_target
 // and their autograd gradients (see kldiv.hpp).  The fast paths cover vectors whose t are all normal
 // positive (log) or moderate (exp); the others take the general path, which gives the same bits wherever
-// both apply.  Unless Checked, the caller vouches for the fast path (see FastRange).  log t or exp t is
+// both apply.  Unless Checked, the caller vouches for the fast path (see Speculation).  log t or exp t is
 // computed once for the loss and both gradients.
-template <bool LogTarget, Want W, bool Checked = true, class V>
+template <bool LogTarget, Want W, bool Checked, class V>
 KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
   using T = value_t<V>;
   using K = consts<T>;
@@ -135,10 +135,11 @@ bool in_place(std::initializer_list<const T*> inputs, std::initializer_list<cons
 
 // A block's kLanes loss accumulators, lane j taking the elements j mod kLanes.  Float losses are summed
 // in double, which is exact enough (a lane adds kBlock / (kLanes * fold) = 128 terms: its error stays
-// below 2^-46 of their magnitudes) and cheaper than compensation; each lane first adds its four elements 16 apart in
-// float, pairwise (fold).  Widening is costly (on Zen 4 a quarter of the pass at fold 2): folding four
-// makes the pass 13 % faster for two float roundings, at most 2u times the four losses' magnitudes.
-// Double losses are compensated (Knuth's TwoSum, s + c carrying the sum with its rounding errors).
+// below 2^-46 of their magnitudes) and cheaper than compensation; each lane first adds its four elements
+// 16 apart in float, pairwise (fold).  Widening is costly (on Zen 4 a quarter of the pass at fold 2):
+// folding four makes the pass 13 % faster for two float roundings, at most 2u times the four losses'
+// magnitudes.  Double losses are compensated (Knuth's TwoSum, s + c carrying the sum with its rounding
+// errors).
 template <class V, bool Widen = std::is_same_v<value_t<V>, float>>
 struct Lanes {
   using Wide = decltype(widen(std::declval<V>()));
