@@ -29,10 +29,8 @@ struct consts<float> {
   static constexpr bits sqrt_half = 0x3f3504f3u;      // bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
   static constexpr float min_normal = 0x1p-126f;
   static constexpr float subnormal_scale = 0x1p23f;   // 2^mantissa
-  // ln 2 = ln2_hi + ln2_lo; ln2_hi has 16 bits, so n * ln2_hi is exact even without FMA (sse2).
-  // ln 2 itself rounds to float with a relative error of 2^-28.4, so with FMA e * ln2 + y in one step
-  // costs at most 0.07 ulp (0 at the worst case: float log is 0.92 ulp either way, exhaustively).
-  static constexpr float ln2 = 0x1.62e43p-1f;
+  // ln 2 = ln2_hi + ln2_lo; ln2_hi has 16 bits, so n * ln2_hi is exact even without FMA (sse2).  ln 2
+  // rounded to one float would be 2^-28.4 off, a bias of -0.03 ulp in log t for t < 1/2.
   static constexpr float ln2_hi = 0x1.62e4p-1f;
   static constexpr float ln2_lo = 0x1.7f7d1cp-20f;
   static constexpr float log2e = 0x1.715476p+0f;
@@ -94,18 +92,21 @@ KLDIV_INLINE V exponent_to_fp(bits_t<V> biased) noexcept {
   return from_bits<T>(biased | bits_t<V>(K::pow2_bits(K::mantissa))) - V(two_p + T(K::exponent_offset));
 }
 
-// log(1 + f) for f = m - 1 in [sqrt(1/2) - 1, sqrt(2) - 1).
+// log(1 + f) + c for f = m - 1 in [sqrt(1/2) - 1, sqrt(2) - 1) and a small c (e * ln2_lo).  c joins the
+// small correction term, which is computed and rounded afresh for every f, before f is added: added to f
+// or to a rounded log(1 + f), values on a fixed grid, c would round the same way across a binade, a
+// bias of up to 0.04 ulp on average (README, "Accuracy").
 template <class V>
-KLDIV_INLINE V log1p_reduced(V f) noexcept {
+KLDIV_INLINE V log1p_reduced(V f, V c) noexcept {
   using T = value_t<V>;
   using K = consts<T>;
   if constexpr (std::is_same_v<T, float>) {
-    return vfma(f * f, horner(f, K::log_poly), f);
+    return f + vfma(f * f, horner(f, K::log_poly), c);
   } else {
     const V s = f / (V(2) + f);
     const V z = s * s;
     const V half_f2 = V(0.5) * f * f;
-    return f + vfma(s, vfma(z, horner(z, K::log_poly), half_f2), flip_sign(half_f2));
+    return f + (vfma(s, vfma(z, horner(z, K::log_poly), half_f2), c) - half_f2);
   }
 }
 
@@ -132,9 +133,8 @@ KLDIV_INLINE V log_positive(V t) noexcept {
     e = exponent_to_fp<V>((ix + B(K::exponent_offset << K::mantissa)) >> K::mantissa);
   if constexpr (MaySubnormal) e = e - scaled;
   const V m = from_bits<T>((ix & B((typename K::bits(1) << K::mantissa) - 1)) + B(K::sqrt_half));
-  const V y = log1p_reduced(m - V(1));  // m - 1 is exact (Sterbenz)
-  if constexpr (std::is_same_v<T, float> && fused<V>) return vfma(e, V(K::ln2), y);
-  return vfma(e, V(K::ln2_hi), vfma(e, V(K::ln2_lo), y));
+  // m - 1 is exact (Sterbenz); so is e * ln2_hi, even without FMA (sse2).
+  return vfma(e, V(K::ln2_hi), log1p_reduced(m - V(1), e * V(K::ln2_lo)));
 }
 
 // log t for every t, with IEEE special values: -inf at 0, NaN below 0 and for NaN, +inf at +inf.

@@ -30,10 +30,6 @@ struct traits {
 KLDIV_INLINE float vfma(float a, float b, float c) noexcept { return ::fmaf(a, b, c); }
 KLDIV_INLINE double vfma(double a, double b, double c) noexcept { return ::fma(a, b, c); }
 
-// Whether vfma rounds once: the libm fma does.
-template <class V>
-inline constexpr bool fused = true;
-
 template <class T>
 KLDIV_INLINE T vselect(bool m, T a, T b) noexcept {
   return m ? a : b;

@@ -43,12 +43,6 @@ KLDIV_INLINE xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b,
   return xsimd::fma(a, b, c);
 }
 
-// Whether vfma rounds once.  SSE2 has no FMA, and vfma is a product and a sum there.
-template <class V>
-inline constexpr bool fused = true;
-template <class T>
-inline constexpr bool fused<xsimd::batch<T, xsimd::sse2>> = false;
-
 // The lanes of a float vector as doubles, in order: [0, S/2) then [S/2, S).  xsimd 8.1 has no
 // widening conversion, so each target spells its own.
 template <class A>
