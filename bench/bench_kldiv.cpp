@@ -5,6 +5,8 @@
 //
 // Names: <impl>/<dtype>/<reduction>/<target>/<rows>x<cols>/threads:<n>
 //   impl      kldiv:<isa> | scalar | torch | roofline                        the forward pass
+//             peer:<name>   a hand-written loop over another library's vectorized log (bench/peers/;
+//                           f32, batchmean, prob, one thread)
 //             kldiv.backward:<isa>        backward, grad_input only (batchmean: grad_output 1; none: an array)
 //             kldiv.backward_both:<isa>   backward, grad_input and grad_target
 //             kldiv.forward_backward:<isa>  the loss and grad_input in one pass (batchmean only)
@@ -30,6 +32,7 @@
 
 #include "baselines.hpp"
 #include "kldiv/kldiv.hpp"
+#include "peers/peers.hpp"
 
 namespace {
 
@@ -186,6 +189,15 @@ void bm_scalar(benchmark::State& state, Case c) {
     benchmark::ClobberMemory();
   }
   set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
+}
+
+template <class T>
+void bm_peer(benchmark::State& state, bench::Peer peer, Case c) {
+  const Data<T>& d = data<T>(c.size);
+  const std::size_t n = c.size.numel();
+  if (!check(state, d, c, peer.sum(d.x.get(), d.t.get(), n) / c.divisor())) return;
+  for (auto _ : state) benchmark::DoNotOptimize(peer.sum(d.x.get(), d.t.get(), n) / c.divisor());
+  set_counters<T>(state, n, 2);
 }
 
 #if defined(KLDIV_BENCH_HAVE_TORCH)
@@ -354,6 +366,9 @@ void register_size(Size s, const std::vector<int>& thread_counts, const std::vec
         const std::string mid = "/" + dtype + "/" + kldiv::to_string(r) + (log_target ? "/logt" : "/prob") + suffix;
         for (const std::string& isa : isas) add("kldiv:" + isa + mid, bm_kldiv<T>, isa, c);
         add("scalar" + mid, bm_scalar<T>, c);
+        if constexpr (std::is_same_v<T, float>)
+          if (threads == 1 && r == kldiv::Reduction::batchmean && !log_target)
+            for (const bench::Peer& peer : bench::peers()) add("peer:" + std::string(peer.name) + mid, bm_peer<T>, peer, c);
 #if defined(KLDIV_BENCH_HAVE_TORCH)
         add("torch" + mid, bm_torch<T>, c);
 #endif
@@ -393,6 +408,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("kldiv_isas", isa_list);
   benchmark::AddCustomContext("kldiv_best_isa", isas.front());
   benchmark::AddCustomContext("cores", std::to_string(cores));
+  benchmark::AddCustomContext("peers_missing", bench::missing_peers());
 #if defined(KLDIV_BENCH_HAVE_TORCH)
   benchmark::AddCustomContext("torch_version", bench::TorchKlDiv::version());
 #endif

@@ -32,6 +32,8 @@ def parse_args():
     p.add_argument("--filter", help="a --benchmark_filter of your own instead of the report's selection")
     p.add_argument("--no-build", action="store_true", help="use the existing build")
     p.add_argument("--from-json", metavar="PATH", help="only report on a saved run (e.g. bench/results/bench.json)")
+    p.add_argument("--accuracy-step", type=int, default=7,
+                   help="kldiv_peer_accuracy measures the logs on every STEP-th float (default 7; 1: all)")
     return p.parse_args()
 
 
@@ -43,8 +45,43 @@ def run(cmd, **kw):
 def build(build_dir):
     run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DKLDIV_BUILD_BENCHMARKS=ON",
          "-DKLDIV_BUILD_TESTS=OFF", "-DKLDIV_BUILD_EXAMPLES=OFF"], stdout=subprocess.DEVNULL)
-    run(["cmake", "--build", build_dir, "--target", "kldiv_bench", "-j", str(os.cpu_count() or 2)],
+    run(["cmake", "--build", build_dir, "--target", "kldiv_bench", "kldiv_peer_accuracy", "-j", str(os.cpu_count() or 2)],
         stdout=subprocess.DEVNULL)
+
+
+# Multiplies and FMAs per 16 floats in the f32 batchmean pass (docs/performance.md counts them): they share
+# the FMA pipes, so the machine's FMA rate over this count bounds the pass.
+FMA_OPS_PER_16 = 14
+
+
+def machine_ceiling(build_dir):
+    """This machine's clock and 512-bit FMA rate, measured by tools/peak_fma.c (the best of 3 runs of each,
+    in CPU time), and the compute ceiling of the f32 pass per core; None without AVX-512."""
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if " avx512f" not in flags or not cc:
+        return None
+    exe = os.path.join(build_dir, "peak_fma")
+    run([cc, "-O2", "-mavx512f", os.path.join(ROOT, "tools", "peak_fma.c"), "-o", exe])
+    best = {"ghz": 0, "fma_per_ns": 0}
+    for _ in range(3):
+        out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
+        m = re.search(r"clock ([\d.]+) GHz; ([\d.]+) 512-bit FMAs per ns", out)
+        best = {"ghz": max(best["ghz"], float(m[1])), "fma_per_ns": max(best["fma_per_ns"], float(m[2]))}
+    best["fma_per_cycle"] = best["fma_per_ns"] / best["ghz"]
+    best["gelem"] = best["fma_per_ns"] * 16 / FMA_OPS_PER_16
+    model = re.search(r"^model name\s*:\s*(.+)$", flags, re.M)
+    best["cpu"] = model[1].strip() if model else "unknown CPU"
+    return best
+
+
+def peer_accuracy(build_dir, step):
+    """{name: (max ulp, mean signed ulp over [2^-126, 1])} from kldiv_peer_accuracy (kldiv's log included)."""
+    exe = os.path.join(build_dir, "bench", "kldiv_peer_accuracy")
+    if not os.path.exists(exe):
+        return {}
+    out = subprocess.run([exe, str(step)], check=True, capture_output=True, text=True).stdout
+    return {m[1]: (float(m[2]), float(m[3])) for m in re.finditer(r"^(\S+) max ([\d.]+) mean (\S+)$", out, re.M)}
 
 
 def selection(exe):
@@ -57,7 +94,7 @@ def selection(exe):
     names = subprocess.run([exe, "--benchmark_list_tests"], check=True, capture_output=True, text=True).stdout
     best = re.search(r"^kldiv:([^/]+)/", names, re.M).group(1)
     b = re.escape(best)
-    return best, (r"^(roofline/f(32|64)/read/|(kldiv:%s|scalar|torch)/f(32|64)/batchmean/prob/"
+    return best, (r"^(roofline/f(32|64)/read/|(kldiv:%s|scalar|torch)/f(32|64)/batchmean/prob/|peer:[^/]+/f32/"
                   r"|kldiv:[^/]+/f32/batchmean/prob/"
                   r"|roofline/f(32|64)/readwrite/-/(8x4000|1x1048576|64x32000|256x32000)/"
                   r"|(kldiv\.forward_backward:%s|torch\.forward_backward)/f(32|64)/batchmean/prob/"
@@ -98,6 +135,7 @@ def load(path):
         c["numel"] = int(m["rows"]) * int(m["cols"])
         c["threads"] = int(m["threads"])
         c["seconds"] = b["real_time"] * TIME_UNIT[b["time_unit"]]
+        c["cpu_seconds"] = b["cpu_time"] * TIME_UNIT[b["time_unit"]]
         c["gelem"] = c["numel"] / c["seconds"] / 1e9
         c["gbps"] = b.get("bytes/s", 0) / 1e9
     doc["context"]["repetitions"] = max([b.get("repetitions", 1) for b in doc["benchmarks"]] or [1])
@@ -183,13 +221,15 @@ def main():
         best, pattern = selection(exe)
         run_suite(exe, args.filter or pattern, args, json_path)
     context, cases, errors = load(json_path)
+    ceiling = None if args.from_json else machine_ceiling(args.build_dir)
+    accuracy = {} if args.from_json else peer_accuracy(args.build_dir, args.accuracy_step)
     best = context["kldiv_best_isa"]
     load_before = context.get("load_avg", [0])[0]  # Google Benchmark's reading as the run started
     ratios(cases)
     cores = int(context.get("cores", 1))
 
     # The main table: the best ISA, every size and thread count.
-    header = ["case", "µs", "Gelem/s", "GB/s", "% roofline", "× PyTorch", "× scalar"]
+    header = ["case", "µs", "Gelem/s", "GB/s", "% roofline", "% compute", "× PyTorch", "× scalar"]
     rows, noisy, busy = [], False, False
     order = lambda k: (k[1], k[4] * k[5], k[6], k[0])
     for k in sorted(cases, key=order):
@@ -203,7 +243,7 @@ def main():
             mark, busy = mark + " ?", True
         rows.append(["%s/%s/%s/%s/threads:%d%s" % (c["impl"], c["dtype"], c["red"], size_name(c), c["threads"], mark),
                      "%.1f" % (c["seconds"] * 1e6), "%.2f" % c["gelem"], "%.1f" % c["gbps"], fmt(c["roof"], ".0f"),
-                     fmt(c["x_torch"], ".1f"), fmt(c["x_scalar"], ".1f")])
+                     fmt(compute_share(c, ceiling, best), ".0f"), fmt(c["x_torch"], ".1f"), fmt(c["x_scalar"], ".1f")])
 
     # Every implementation side by side, f32 batchmean: Gelem/s.
     impls = sorted({k[0] for k in cases if k[1] == "f32" and k[2] in ("batchmean", "read") and split_impl(k[0])[1] == "forward"},
@@ -250,14 +290,17 @@ def main():
         fb_side.append(["%dx%d/threads:%d" % (rows_, cols_, threads)] +
                        [fmt(cases.get(k(i), {}).get("gelem"), ".2f") for i in fb_impls])
 
+    peer_header, peer_rows, peer_targets, peer_notes = peer_table(cases, best, accuracy, context, args.accuracy_step)
     targets = check_targets(cases, context, best, cores)
     grad_target_rows, grad_targets = check_gradient_targets(cases, best)
     head = ("kldiv %s · best ISA %s · %d cores · PyTorch %s · f32/f64 batchmean, probability targets · "
             "medians of %d runs · load average %.1f before the run"
             % (context.get("kldiv_version"), best, cores, context.get("torch_version", "not built"),
                context["repetitions"], load_before))
-    notes = ["% roofline: time of the roofline pass (reads x and t once, -march=native) over kldiv's time, "
-             "same size and threads; × PyTorch / × scalar: their time over kldiv's.",
+    notes = ["%% roofline: time of the roofline pass (reads x and t once, -march=native) over kldiv's time, "
+             "same size and threads; %% compute: kldiv's Gelem/s over this machine's compute ceiling (f32, best "
+             "ISA AVX-512: the measured FMA rate × 16 / %d multiplies or FMAs per 16 floats, per thread); "
+             "× PyTorch / × scalar: their time over kldiv's." % FMA_OPS_PER_16,
              "Gradients: % roofline is the share of the read-two-write-one pass's bandwidth (GB/s; bytes = the arrays "
              "the pass must read and write once), ÷ roofline is kldiv's time over that pass's time, × PyTorch is "
              "libtorch's forward + loss.backward() (x.grad set to none before each) over forward_backward's time."]
@@ -274,6 +317,10 @@ def main():
     print("\nGelem/s by implementation\n")
     print("\n".join(plain_table(side_header, side)))
     print("\nTargets (issue 4)\n" + "\n".join(targets))
+    print("\n" + ceiling_line(ceiling))
+    print("\nPeers: hand-written loops over other libraries' vectorized logs, f32 batchmean, 1 thread, CPU time\n")
+    print("\n".join(plain_table(peer_header, peer_rows)))
+    print("\nTargets (issue 12)\n" + "\n".join(peer_targets + peer_notes))
     print("\nGradients, kldiv:%s\n" % best)
     print("\n".join(plain_table(grad_header, grad_rows)))
     print("\nGelem/s by implementation, forward + input gradient\n")
@@ -289,6 +336,9 @@ def main():
     md = ["<!-- generated by tools/bench_report.py -->", head, ""] + markdown_table(header, rows)
     md += ["", "Gelem/s by implementation:", ""] + markdown_table(side_header, side)
     md += ["", "Targets:", ""] + ["- " + t for t in targets]
+    md += ["", ceiling_line(ceiling)]
+    md += ["", "Peers: hand-written loops over other libraries' vectorized logs, f32 batchmean, 1 thread, CPU time:", ""]
+    md += markdown_table(peer_header, peer_rows) + [""] + ["- " + t for t in peer_targets + peer_notes]
     md += ["", "Gradients (kldiv:%s):" % best, ""] + markdown_table(grad_header, grad_rows)
     md += ["", "Gelem/s by implementation, forward + input gradient:", ""] + markdown_table(fb_header, fb_side)
     md += ["", "Targets (issue 3: gradients), forward_backward f32 batchmean, 1 thread:", ""]
@@ -301,6 +351,68 @@ def main():
     print("\nwrote %s, report.md%s in %s" % (os.path.basename(json_path), ", " + os.path.basename(png) if png else "",
                                              args.out_dir))
     return 1 if errors else 0
+
+
+def compute_share(c, ceiling, best):
+    """% of this machine's compute ceiling reached by an f32 kldiv case of the best ISA (AVX-512)."""
+    if not ceiling or best != "avx512" or c["dtype"] != "f32":
+        return None
+    threads = min(c["threads"], max(1, c["numel"] // 32768))  # kldiv's own thread rule (bench/scalar.cpp)
+    return 100 * c["gelem"] / (ceiling["gelem"] * threads)
+
+
+def ceiling_line(ceiling):
+    if not ceiling:
+        return "Compute ceiling: not measured (needs AVX-512 and gcc; tools/peak_fma.c)."
+    return ("Compute ceiling on this machine (%s, tools/peak_fma.c, best of 3): clock %.2f GHz, %.2f 512-bit FMAs per "
+            "cycle, so %.2f Gelem/s per core for the f32 pass at %d multiplies or FMAs per 16 floats."
+            % (ceiling["cpu"], ceiling["ghz"], ceiling["fma_per_cycle"], ceiling["gelem"], FMA_OPS_PER_16))
+
+
+def peer_table(cases, best, accuracy, context, step):
+    """kldiv against the peers (bench/peers/), f32 batchmean, one thread, by CPU time (the peers and kldiv
+    of one size run back to back): Gelem/s, kldiv's advantage (the peer's time over kldiv's), and each log's
+    measured maximum and mean signed error.  Issue 12's targets: >= 6.5 Gelem/s in cache, >= 1.5x Highway,
+    >= 1.1x SLEEF u35 at every size."""
+    kl = "kldiv:" + best
+    peers = sorted({k[0] for k in cases if k[0].startswith("peer:")})
+    sizes = sorted({(k[4], k[5]) for k in cases if k[0] in peers and k[6] == 1}, key=lambda s: s[0] * s[1])
+    get = lambda impl, s: cases.get((impl, "f32", "batchmean", "prob", s[0], s[1], 1))
+    gelem = lambda c: c["numel"] / c["cpu_seconds"] / 1e9
+    header = ["f32 batchmean, 1 thread", "kldiv"] + [p[5:] + " (kldiv ×)" for p in peers]
+    rows, adv = [], {p: [] for p in peers}
+    for s in sizes:
+        k = get(kl, s)
+        row = ["%dx%d" % s, fmt(k and gelem(k), ".2f")]
+        for p in peers:
+            c = get(p, s)
+            x = k["cpu_seconds"] and c and c["cpu_seconds"] / k["cpu_seconds"] if k else None
+            adv[p].append((s, x))
+            row.append("%s (%s)" % (fmt(c and gelem(c), ".2f"), fmt(x, ".2f")))
+        rows.append(row)
+    err = lambda name, i: fmt(accuracy[name][i], ".2f" if i == 0 else ".4f") if name in accuracy else "—"
+    rows.append(["max log error (ulp)", err("kldiv", 0)] + [err(p[5:], 0) for p in peers])
+    rows.append(["mean log error (ulp, [2^-126, 1])", err("kldiv", 1)] + [err(p[5:], 1) for p in peers])
+
+    def verdict(pairs, bound):
+        have = [x for _, x in pairs if x is not None]
+        return "n/a" if not have or len(have) < len(pairs) else ("PASS" if all(x >= bound for x in have) else "MISS")
+
+    cached = [(s, get(kl, s)) for s in sizes if get(kl, s) and 2 * 4 * s[0] * s[1] <= 1 << 20]
+    targets = ["%s  ≥ 6.5 Gelem/s in cache (f32 batchmean, 1 thread, CPU time): %s" % (
+        verdict([(s, gelem(c)) for s, c in cached], 6.5) if best == "avx512" else "n/a",
+        ", ".join("%dx%d %.2f" % (s[0], s[1], gelem(c)) for s, c in cached) or "no in-cache size")]
+    for p, bound in (("peer:highway", 1.5), ("peer:sleef_u35", 1.1)):
+        if p in adv:
+            targets.append("%s  ≥ %.1f× the %s loop at every size: %s" % (
+                verdict(adv[p], bound), bound, p[5:], ", ".join("%dx%d %s×" % (s[0], s[1], fmt(x, ".2f")) for s, x in adv[p])))
+        else:
+            targets.append("n/a  ≥ %.1f× the %s loop: that peer is not built" % (bound, p[5:]))
+    notes = ["Each log's error: kldiv_peer_accuracy on every %d-th positive normal float against std::log in "
+             "double (kldiv's own, exhaustively: tests/test_math.cpp)." % step]
+    if context.get("peers_missing"):
+        notes.append("Peers not built (install the package to add them): " + context["peers_missing"])
+    return header, rows, targets, notes
 
 
 def check_targets(cases, context, best, cores):
