@@ -3,6 +3,8 @@
 
 #include <cstddef>
 
+#include "kldiv/dtype.hpp"
+
 namespace kldiv::detail {
 
 // Elements are summed in kLanes interleaved accumulators (element i of a block goes to lane i % kLanes),
@@ -37,10 +39,20 @@ struct TypedKernels {
   void (*exp)(const T* in, T* out, std::size_t n);
 };
 
+// out[i] = in[i] converted, i < n (src/kernels/half.hpp): the bits of the kernels' own loads and stores,
+// exposed for the scalar conversions of dtype.hpp and for the tests.
+struct HalfConversions {
+  void (*bf16_to_f32)(const bf16* in, float* out, std::size_t n);
+  void (*f32_to_bf16)(const float* in, bf16* out, std::size_t n);
+  void (*f16_to_f32)(const f16* in, float* out, std::size_t n);
+  void (*f32_to_f16)(const float* in, f16* out, std::size_t n);
+};
+
 struct KernelTable {
   const char* name;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  HalfConversions half;
 };
 
 // One per ISA compiled in (see src/isa/); dispatch.cpp picks among them.
