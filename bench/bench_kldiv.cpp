@@ -11,6 +11,7 @@
 //             kldiv.backward_both:<isa>   backward, grad_input and grad_target
 //             kldiv.forward_backward:<isa>  the loss and grad_input in one pass (batchmean only)
 //             torch.forward_backward      libtorch: kl_div, then loss.backward() into input.grad (batchmean)
+//   dtype     f32 | f64 | bf16 | f16   (bf16, f16: the f32 data rounded; forward batchmean on the best ISA)
 //   target    prob (log_target off) | logt (on); the roofline has "read" / "readwrite" and "-" instead
 // Counters (medians over repetitions, wall-clock time): elem/s and bytes/s, bytes = what the pass must
 // move: the arrays it needs read once and its outputs written once.  forward: x, t (+ out for none);
@@ -173,6 +174,31 @@ void bm_kldiv(benchmark::State& state, std::string isa, Case c) {
     benchmark::ClobberMemory();
   }
   set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
+}
+
+// The forward pass on the f32 data rounded to a half type E (kldiv::bf16 or kldiv::f16): half the bytes.
+template <class E>
+void bm_kldiv_half(benchmark::State& state, std::string isa, Case c) {
+  const Data<float>& d = data<float>(c.size);
+  const std::size_t n = c.size.numel();
+  Buffer<E> x(n), t(n), out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_same_v<E, kldiv::bf16>) {
+      x.get()[i] = kldiv::to_bf16(d.x.get()[i]);
+      t.get()[i] = kldiv::to_bf16(d.target(c.log_target)[i]);
+    } else {
+      x.get()[i] = kldiv::to_f16(d.x.get()[i]);
+      t.get()[i] = kldiv::to_f16(d.target(c.log_target)[i]);
+    }
+  }
+  kldiv::set_isa(isa);
+  const kldiv::Options options{c.reduction, c.log_target, c.threads};
+  const kldiv::Shape shape{c.size.rows, c.size.cols};
+  for (auto _ : state) {
+    kldiv::forward(x.get(), t.get(), shape, options, out.get());
+    benchmark::ClobberMemory();
+  }
+  set_counters<E>(state, n, c.reduction == kldiv::Reduction::none ? 3 : 2);
 }
 
 template <class T>
@@ -373,6 +399,12 @@ void register_size(Size s, const std::vector<int>& thread_counts, const std::vec
         add("torch" + mid, bm_torch<T>, c);
 #endif
       }
+    // bf16 and f16 next to f32 at the sizes of issue 11, on the best ISA.
+    if (std::is_same_v<T, float> && (s == Size{8, 4000} || s == Size{64, 32000} || s == Size{256, 32000})) {
+      const Case c{s, kldiv::Reduction::batchmean, false, threads};
+      add("kldiv:" + isas.front() + "/bf16/batchmean/prob" + suffix, bm_kldiv_half<kldiv::bf16>, isas.front(), c);
+      add("kldiv:" + isas.front() + "/f16/batchmean/prob" + suffix, bm_kldiv_half<kldiv::f16>, isas.front(), c);
+    }
     if (!gradients) continue;
     // Gradients: batchmean (one upstream value) and none (an array of them); forward_backward has no none.
     for (kldiv::Reduction r : {kldiv::Reduction::batchmean, kldiv::Reduction::none})

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <string>
+#include <type_traits>
 
 #include "kldiv/kldiv.h"
 #include "kldiv/kldiv.hpp"
@@ -82,9 +84,69 @@ kldiv_status forward_backward(const T* input, const T* target, const int64_t* sh
   });
 }
 
+// f(E{}) for the element type E of a kldiv_dtype (read as an int, as raw() explains); an unknown one is an
+// invalid argument, before anything is written.
+template <class F>
+void with_dtype(int dtype, F&& f) {
+  switch (dtype) {
+    case KLDIV_DTYPE_F32: return f(float{});
+    case KLDIV_DTYPE_F64: return f(double{});
+    case KLDIV_DTYPE_BF16: return f(kldiv::bf16{});
+    case KLDIV_DTYPE_F16: return f(kldiv::f16{});
+  }
+  throw kldiv::invalid_argument("unknown dtype " + std::to_string(dtype) +
+                                "; expected KLDIV_DTYPE_F32 (0), _F64 (1), _BF16 (2) or _F16 (3)");
+}
+
+double as_double(float v) { return v; }
+double as_double(double v) { return v; }
+double as_double(kldiv::bf16 v) { return kldiv::to_float(v); }
+double as_double(kldiv::f16 v) { return kldiv::to_float(v); }
+
 }  // namespace
 
 extern "C" {
+
+kldiv_status kldiv_forward(kldiv_dtype dtype, const void* input, const void* target, const int64_t* shape, int ndim,
+                           kldiv_reduction reduction, int log_target, void* out) {
+  return guarded([&] {
+    with_dtype(raw(dtype), [&](auto e) {
+      using E = decltype(e);
+      kldiv::forward(static_cast<const E*>(input), static_cast<const E*>(target), kldiv::Shape(shape, ndim),
+                     options_of(raw(reduction), log_target), static_cast<E*>(out));
+    });
+  });
+}
+
+kldiv_status kldiv_backward(kldiv_dtype dtype, const void* grad_output, const void* input, const void* target,
+                            const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
+                            void* grad_input, void* grad_target) {
+  return guarded([&] {
+    with_dtype(raw(dtype), [&](auto e) {
+      using E = decltype(e);
+      kldiv::backward(static_cast<const E*>(grad_output), static_cast<const E*>(input), static_cast<const E*>(target),
+                      kldiv::Shape(shape, ndim), options_of(raw(reduction), log_target), static_cast<E*>(grad_input),
+                      static_cast<E*>(grad_target));
+    });
+  });
+}
+
+kldiv_status kldiv_forward_backward(kldiv_dtype dtype, const void* input, const void* target, const int64_t* shape,
+                                    int ndim, kldiv_reduction reduction, int log_target, double grad_output,
+                                    double* loss, void* grad_input, void* grad_target) {
+  return guarded([&] {
+    with_dtype(raw(dtype), [&](auto e) {
+      using E = decltype(e);
+      using G = std::conditional_t<std::is_same_v<E, double>, double, float>;  // the computing type
+      if (!loss) throw kldiv::null_pointer("loss is null");
+      const E value = kldiv::forward_backward(static_cast<const E*>(input), static_cast<const E*>(target),
+                                              kldiv::Shape(shape, ndim), options_of(raw(reduction), log_target),
+                                              static_cast<E*>(grad_input), static_cast<E*>(grad_target),
+                                              static_cast<G>(grad_output));
+      *loss = as_double(value);
+    });
+  });
+}
 
 kldiv_status kldiv_forward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
                                kldiv_reduction reduction, int log_target, float* out) {

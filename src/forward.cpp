@@ -1,5 +1,9 @@
 // The C++ API: validation, then the kernels of the active ISA, split between threads.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "dispatch.hpp"
 #include "kldiv/kldiv.hpp"
@@ -17,15 +21,49 @@ double divisor(const detail::Extent& extent, Reduction reduction) {
   return 1.0;
 }
 
-template <class T>
-T reduced(detail::Partial sum, const detail::Extent& extent, Reduction reduction) {
-  return static_cast<T>(detail::finish(sum, divisor(extent, reduction)));
+// The type an element type E is computed in: float for f32, bf16 and f16, double for f64.
+template <class E>
+using compute_t = std::conditional_t<std::is_same_v<E, double>, double, float>;
+
+template <class E>
+compute_t<E> widened(E v) noexcept {
+  if constexpr (std::is_floating_point_v<E>)
+    return v;
+  else
+    return to_float(v);
+}
+
+// d rounded once to E, to nearest even.  A half goes through float rounded to odd (an inexact result
+// gets an odd last bit): float keeps more than two bits beyond either half, so rounding that float to
+// nearest even rounds d itself, with no double rounding.
+template <class E>
+E narrowed(double d) noexcept {
+  if constexpr (std::is_floating_point_v<E>) {
+    return static_cast<E>(d);
+  } else {
+    float f = static_cast<float>(d);
+    std::uint32_t b;
+    std::memcpy(&b, &f, sizeof b);
+    if (std::isfinite(f) && static_cast<double>(f) != d && (b & 1) == 0) {
+      b = std::fabs(static_cast<double>(f)) > std::fabs(d) ? b - 1 : b + 1;  // the neighbour toward d
+      std::memcpy(&f, &b, sizeof f);
+    }
+    if constexpr (std::is_same_v<E, bf16>)
+      return to_bf16(f);
+    else
+      return to_f16(f);
+  }
+}
+
+template <class E>
+E reduced(detail::Partial sum, const detail::Extent& extent, Reduction reduction) {
+  return narrowed<E>(detail::finish(sum, divisor(extent, reduction)));
 }
 
 // The one upstream gradient of a reduced loss as each element sees it: g / divisor, rounded once.
-template <class T>
-T per_element(T g, const detail::Extent& extent, Reduction reduction) {
-  return static_cast<T>(static_cast<double>(g) / divisor(extent, reduction));
+template <class C>
+C per_element(C g, const detail::Extent& extent, Reduction reduction) {
+  return static_cast<C>(static_cast<double>(g) / divisor(extent, reduction));
 }
 
 template <class T>
@@ -60,24 +98,24 @@ void backward_impl(const T* grad_output, const T* input, const T* target, Shape 
   const detail::Extent extent = detail::validate(input, target, grad_output, shape, options, sizeof(T), "grad_output");
   const auto& k = detail::typed<T>(detail::active_kernels());
   if (extent.numel == 0 || (!grad_input && !grad_target)) return;
-  const T g = none ? T(0) : per_element(*grad_output, extent, options.reduction);
+  const compute_t<T> g = none ? 0 : per_element(widened(*grad_output), extent, options.reduction);
   const bool lt = options.log_target;
   detail::parallel_for(extent.numel, detail::thread_budget(options.num_threads), [&](std::size_t b, std::size_t e) {
-    k.backward(none ? grad_output + b : &g, none, input + b, target + b, offset(grad_input, b), offset(grad_target, b),
+    k.backward(none ? grad_output + b : nullptr, g, input + b, target + b, offset(grad_input, b), offset(grad_target, b),
                e - b, lt);
   });
 }
 
 template <class T>
 T forward_backward_impl(const T* input, const T* target, Shape shape, const Options& options, T* grad_input,
-                        T* grad_target, T grad_output) {
+                        T* grad_target, compute_t<T> grad_output) {
   if (options.reduction == Reduction::none)
     throw invalid_argument("forward_backward needs a reduction other than none; use forward() and backward()");
-  const T out_dummy = 0;
+  const T out_dummy{};
   const detail::Extent extent = detail::validate(input, target, &out_dummy, shape, options, sizeof(T));
   const auto& k = detail::typed<T>(detail::active_kernels());
   if (extent.numel == 0) return reduced<T>({0.0, 0.0}, extent, options.reduction);
-  const T g = per_element(grad_output, extent, options.reduction);
+  const compute_t<T> g = per_element(grad_output, extent, options.reduction);
   const bool lt = options.log_target;
   const detail::Partial sum = detail::parallel_sum(
       extent.numel, detail::thread_budget(options.num_threads), [&](std::size_t b, std::size_t e, detail::Partial* p) {
@@ -140,6 +178,35 @@ float forward_backward(const float* input, const float* target, Shape shape, con
 }
 double forward_backward(const double* input, const double* target, Shape shape, const Options& options,
                         double* grad_input, double* grad_target, double grad_output) {
+  return forward_backward_impl(input, target, shape, options, grad_input, grad_target, grad_output);
+}
+
+void forward(const bf16* input, const bf16* target, Shape shape, const Options& options, bf16* out) {
+  forward_impl(input, target, shape, options, out);
+}
+void forward(const f16* input, const f16* target, Shape shape, const Options& options, f16* out) {
+  forward_impl(input, target, shape, options, out);
+}
+bf16 loss(const bf16* input, const bf16* target, Shape shape, const Options& options) {
+  return loss_impl(input, target, shape, options);
+}
+f16 loss(const f16* input, const f16* target, Shape shape, const Options& options) {
+  return loss_impl(input, target, shape, options);
+}
+void backward(const bf16* grad_output, const bf16* input, const bf16* target, Shape shape, const Options& options,
+              bf16* grad_input, bf16* grad_target) {
+  backward_impl(grad_output, input, target, shape, options, grad_input, grad_target);
+}
+void backward(const f16* grad_output, const f16* input, const f16* target, Shape shape, const Options& options,
+              f16* grad_input, f16* grad_target) {
+  backward_impl(grad_output, input, target, shape, options, grad_input, grad_target);
+}
+bf16 forward_backward(const bf16* input, const bf16* target, Shape shape, const Options& options, bf16* grad_input,
+                      bf16* grad_target, float grad_output) {
+  return forward_backward_impl(input, target, shape, options, grad_input, grad_target, grad_output);
+}
+f16 forward_backward(const f16* input, const f16* target, Shape shape, const Options& options, f16* grad_input,
+                     f16* grad_target, float grad_output) {
   return forward_backward_impl(input, target, shape, options, grad_input, grad_target, grad_output);
 }
 

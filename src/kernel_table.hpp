@@ -22,18 +22,24 @@ struct Partial {
   double lo;
 };
 
-template <class T>
-struct TypedKernels {
+// The loss kernels over arrays of E (float, double, bf16 or f16), computed in C (float for the halves,
+// which are widened on load and rounded once on store: src/kernels/half.hpp).
+template <class E, class C>
+struct LossKernels {
   // out[i] = l(x[i], t[i]) for i < n.
-  void (*pointwise)(const T* x, const T* t, T* out, std::size_t n, bool log_target);
+  void (*pointwise)(const E* x, const E* t, E* out, std::size_t n, bool log_target);
   // partials[b] = sum of l over elements [b*kBlock, min(n, (b+1)*kBlock)), for every block b.
-  void (*block_sums)(const T* x, const T* t, std::size_t n, bool log_target, Partial* partials);
-  // The gradients for upstream gradients g[i] (g_per_element) or g[0]; either output may be null.
-  void (*backward)(const T* g, bool g_per_element, const T* x, const T* t, T* grad_input, T* grad_target,
-                   std::size_t n, bool log_target);
+  void (*block_sums)(const E* x, const E* t, std::size_t n, bool log_target, Partial* partials);
+  // The gradients for upstream gradients g[i], or g_one for all where g is null; either output may be null.
+  void (*backward)(const E* g, C g_one, const E* x, const E* t, E* grad_input, E* grad_target, std::size_t n,
+                   bool log_target);
   // block_sums and backward (for one g) in one pass.
-  void (*forward_backward)(const T* x, const T* t, T g, T* grad_input, T* grad_target, std::size_t n,
+  void (*forward_backward)(const E* x, const E* t, C g, E* grad_input, E* grad_target, std::size_t n,
                            bool log_target, Partial* partials);
+};
+
+template <class T>
+struct TypedKernels : LossKernels<T, T> {
   // The elementary functions the kernels use, exposed so that tests can measure them.
   void (*log)(const T* in, T* out, std::size_t n);
   void (*exp)(const T* in, T* out, std::size_t n);
@@ -52,6 +58,8 @@ struct KernelTable {
   const char* name;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  LossKernels<bf16, float> kernels_bf16;
+  LossKernels<f16, float> kernels_f16;
   HalfConversions half;
 };
 

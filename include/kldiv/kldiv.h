@@ -72,6 +72,19 @@ kldiv_status kldiv_forward_backward_f64(const double* input, const double* targe
                                         int ndim, kldiv_reduction reduction, int log_target, double grad_output,
                                         double* loss, double* grad_input, double* grad_target);
 
+/* Any kldiv_dtype. input, target, out, grad_output, grad_input and grad_target all have that dtype, as
+   PyTorch's results do. bf16 and f16 are computed in f32 and rounded once to the dtype; f32 and f64
+   give exactly the bits of kldiv_forward_f32/_f64 and the other typed functions. */
+kldiv_status kldiv_forward(kldiv_dtype dtype, const void* input, const void* target, const int64_t* shape,
+                           int ndim, kldiv_reduction reduction, int log_target, void* out);
+kldiv_status kldiv_backward(kldiv_dtype dtype, const void* grad_output, const void* input, const void* target,
+                            const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
+                            void* grad_input, void* grad_target);
+/* The reduced loss goes to *loss in double, whatever the dtype; the gradients are in the dtype. */
+kldiv_status kldiv_forward_backward(kldiv_dtype dtype, const void* input, const void* target,
+                                    const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
+                                    double grad_output, double* loss, void* grad_input, void* grad_target);
+
 /* A static description of a status, e.g. "invalid shape". */
 const char* kldiv_status_string(kldiv_status status);
 

@@ -116,6 +116,23 @@ float forward_backward(const float* input, const float* target, Shape shape, con
 double forward_backward(const double* input, const double* target, Shape shape, const Options& options,
                         double* grad_input, double* grad_target = nullptr, double grad_output = 1.0);
 
+// bf16 and f16 (dtype.hpp): the same functions on arrays of one half type.  Each element is widened to
+// float, computed as in f32, and each result rounded once to the type, to nearest even; a reduced loss
+// is summed as in f32 and rounded once at the end.  In f16, results beyond 65504 are +-inf and tiny ones
+// subnormal or 0, as IEEE says.  grad_output has the type (backward) or is a float (forward_backward).
+void forward(const bf16* input, const bf16* target, Shape shape, const Options& options, bf16* out);
+void forward(const f16* input, const f16* target, Shape shape, const Options& options, f16* out);
+bf16 loss(const bf16* input, const bf16* target, Shape shape, const Options& options = {});
+f16 loss(const f16* input, const f16* target, Shape shape, const Options& options = {});
+void backward(const bf16* grad_output, const bf16* input, const bf16* target, Shape shape, const Options& options,
+              bf16* grad_input, bf16* grad_target);
+void backward(const f16* grad_output, const f16* input, const f16* target, Shape shape, const Options& options,
+              f16* grad_input, f16* grad_target);
+bf16 forward_backward(const bf16* input, const bf16* target, Shape shape, const Options& options, bf16* grad_input,
+                      bf16* grad_target = nullptr, float grad_output = 1.0f);
+f16 forward_backward(const f16* input, const f16* target, Shape shape, const Options& options, f16* grad_input,
+                     f16* grad_target = nullptr, float grad_output = 1.0f);
+
 // The number of values forward() writes: numel for Reduction::none, else 1.  Validates the shape.
 std::int64_t output_size(Shape shape, Reduction reduction);
 

@@ -188,37 +188,21 @@ struct Lanes<V, false> {
   }
 };
 
-// k < size values from p (zeros past them), and back; with k == size a plain load or store.
-template <class V>
-KLDIV_INLINE V load_n(const value_t<V>* p, std::size_t k) noexcept {
-  if (k == traits<V>::size) return traits<V>::load(p);
-  value_t<V> b[traits<V>::size] = {};
-  std::memcpy(b, p, k * sizeof *p);
-  return traits<V>::load(b);
-}
-template <class V>
-KLDIV_INLINE void store_n(value_t<V>* p, std::size_t k, V v) noexcept {
-  if (k == traits<V>::size) return traits<V>::store(p, v);
-  value_t<V> b[traits<V>::size];
-  traits<V>::store(b, v);
-  std::memcpy(p, b, k * sizeof *p);
-}
-
-// Element by element: the loss of reduction none, or the gradients.  g is per element (GArray) or one.
-template <class V, bool LogTarget, Want W, bool GArray>
-void elementwise_loop(const value_t<V>* x, const value_t<V>* t, const value_t<V>* g, value_t<V>* loss,
-                      value_t<V>* grad_input, value_t<V>* grad_target, std::size_t n) noexcept {
+// Element by element: the loss of reduction none, or the gradients.  g is per element (GArray) or g_one.
+// E is the element type of the arrays (value_t<V>, or a half type widened to V: half.hpp).
+template <class V, bool LogTarget, Want W, bool GArray, class E>
+void elementwise_loop(const E* x, const E* t, const E* g, value_t<V> g_one, E* loss, E* grad_input, E* grad_target,
+                      std::size_t n) noexcept {
   constexpr std::size_t S = traits<V>::size;
-  V g_all(0);  // one upstream gradient for all, read only by passes that compute a gradient
-  if constexpr (!GArray && (W & (kGradInput | kGradTarget)) != 0) g_all = V(*g);
-  Speculation<V, LogTarget> speculation(in_place<value_t<V>>({x, t, GArray ? g : nullptr}, {loss, grad_input, grad_target}));
+  const V g_all(g_one);  // one upstream gradient for all, read only by passes that compute a gradient
+  Speculation<V, LogTarget> speculation(in_place<E>({x, t, GArray ? g : nullptr}, {loss, grad_input, grad_target}));
   const auto step = [&](auto checked, std::size_t i, std::size_t k) KLDIV_INLINE_LAMBDA {
-    const V tv = load_n<V>(t + i, k);
+    const V tv = load_as_n<V>(t + i, k);
     if constexpr (!checked) speculation.note(tv);
-    const Terms<V> r = terms<LogTarget, W, checked>(load_n<V>(x + i, k), tv, GArray ? load_n<V>(g + i, k) : g_all);
-    if constexpr (W & kLoss) store_n(loss + i, k, r.loss);
-    if constexpr (W & kGradInput) store_n(grad_input + i, k, r.grad_input);
-    if constexpr (W & kGradTarget) store_n(grad_target + i, k, r.grad_target);
+    const Terms<V> r = terms<LogTarget, W, checked>(load_as_n<V>(x + i, k), tv, GArray ? load_as_n<V>(g + i, k) : g_all);
+    if constexpr (W & kLoss) store_as_n(loss + i, k, r.loss);
+    if constexpr (W & kGradInput) store_as_n(grad_input + i, k, r.grad_input);
+    if constexpr (W & kGradTarget) store_as_n(grad_target + i, k, r.grad_target);
   };
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
     const std::size_t end = begin + std::min(kBlock, n - begin);
@@ -233,9 +217,9 @@ void elementwise_loop(const value_t<V>* x, const value_t<V>* t, const value_t<V>
 
 // Block by block: partials[b] = the loss summed over block b, in kLanes compensated lanes; the gradients
 // for one upstream g are stored on the way.
-template <class V, bool LogTarget, Want W>
-void reduce_loop(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t<V>* grad_input,
-                 value_t<V>* grad_target, std::size_t n, Partial* partials) noexcept {
+template <class V, bool LogTarget, Want W, class E>
+void reduce_loop(const E* x, const E* t, value_t<V> g, E* grad_input, E* grad_target, std::size_t n,
+                 Partial* partials) noexcept {
   using T = value_t<V>;
   constexpr std::size_t S = traits<V>::size;
   constexpr std::size_t R = kLanes / S;  // registers per set of lanes
@@ -244,7 +228,7 @@ void reduce_loop(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t
   T lane[kLanes];
   for (std::size_t j = 0; j < kLanes; ++j) lane[j] = T(j);
 
-  Speculation<V, LogTarget> speculation(in_place<value_t<V>>({x, t}, {grad_input, grad_target}));
+  Speculation<V, LogTarget> speculation(in_place<E>({x, t}, {grad_input, grad_target}));
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
     const std::size_t len = std::min(kBlock, n - begin);
     Lanes<V> lanes;
@@ -254,11 +238,11 @@ void reduce_loop(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t
       const std::size_t k = full ? S : (i < len ? std::min(S, len - i) : 0);
       if (k == 0) return V(0);
       const std::size_t at = begin + i;
-      const V tv = load_n<V>(t + at, k);
+      const V tv = load_as_n<V>(t + at, k);
       if constexpr (!checked) speculation.note(tv);
-      const Terms<V> e = terms<LogTarget, W, checked>(load_n<V>(x + at, k), tv, V(g));
-      if constexpr (W & kGradInput) store_n(grad_input + at, k, e.grad_input);
-      if constexpr (W & kGradTarget) store_n(grad_target + at, k, e.grad_target);
+      const Terms<V> e = terms<LogTarget, W, checked>(load_as_n<V>(x + at, k), tv, V(g));
+      if constexpr (W & kGradInput) store_as_n(grad_input + at, k, e.grad_input);
+      if constexpr (W & kGradTarget) store_as_n(grad_target + at, k, e.grad_target);
       return k == S ? e.loss : vselect(traits<V>::load(lane) < V(T(k)), e.loss, V(0));
     };
     // F sets of kLanes losses from offset i, folded lane by lane, ((l0 + l1) + (l2 + l3)) for F = 4,
@@ -291,41 +275,40 @@ KLDIV_INLINE void with_flag(bool flag, F&& f) {
     f(std::false_type{});
 }
 
-template <class V>
-void pointwise_entry(const value_t<V>* x, const value_t<V>* t, value_t<V>* out, std::size_t n,
-                     bool log_target) noexcept {
-  with_flag(log_target, [&](auto lt) { elementwise_loop<V, lt, kLoss, false>(x, t, nullptr, out, nullptr, nullptr, n); });
+template <class V, class E>
+void pointwise_entry(const E* x, const E* t, E* out, std::size_t n, bool log_target) noexcept {
+  with_flag(log_target, [&](auto lt) { elementwise_loop<V, lt, kLoss, false, E>(x, t, nullptr, 0, out, nullptr, nullptr, n); });
 }
 
-template <class V>
-void block_sums_entry(const value_t<V>* x, const value_t<V>* t, std::size_t n, bool log_target,
-                      Partial* partials) noexcept {
-  with_flag(log_target, [&](auto lt) { reduce_loop<V, lt, kLoss>(x, t, 0, nullptr, nullptr, n, partials); });
+template <class V, class E>
+void block_sums_entry(const E* x, const E* t, std::size_t n, bool log_target, Partial* partials) noexcept {
+  with_flag(log_target, [&](auto lt) { reduce_loop<V, lt, kLoss, E>(x, t, 0, nullptr, nullptr, n, partials); });
 }
 
-template <class V>
-void backward_entry(const value_t<V>* g, bool g_per_element, const value_t<V>* x, const value_t<V>* t,
-                    value_t<V>* grad_input, value_t<V>* grad_target, std::size_t n, bool log_target) noexcept {
+template <class V, class E>
+void backward_entry(const E* g, value_t<V> g_one, const E* x, const E* t, E* grad_input, E* grad_target, std::size_t n,
+                    bool log_target) noexcept {
   with_flag(log_target, [&](auto lt) {
-    with_flag(g_per_element, [&](auto per_element) {
+    with_flag(g != nullptr, [&](auto per_element) {
       with_flag(grad_input != nullptr, [&](auto gi) {
         with_flag(grad_target != nullptr, [&](auto gt) {
           constexpr Want w = (gi ? kGradInput : 0) | (gt ? kGradTarget : 0);
-          if constexpr (w != 0) elementwise_loop<V, lt, w, per_element>(x, t, g, nullptr, grad_input, grad_target, n);
+          if constexpr (w != 0)
+            elementwise_loop<V, lt, w, per_element, E>(x, t, g, g_one, nullptr, grad_input, grad_target, n);
         });
       });
     });
   });
 }
 
-template <class V>
-void forward_backward_entry(const value_t<V>* x, const value_t<V>* t, value_t<V> g, value_t<V>* grad_input,
-                            value_t<V>* grad_target, std::size_t n, bool log_target, Partial* partials) noexcept {
+template <class V, class E>
+void forward_backward_entry(const E* x, const E* t, value_t<V> g, E* grad_input, E* grad_target, std::size_t n,
+                            bool log_target, Partial* partials) noexcept {
   with_flag(log_target, [&](auto lt) {
     with_flag(grad_input != nullptr, [&](auto gi) {
       with_flag(grad_target != nullptr, [&](auto gt) {
         constexpr Want w = kLoss | (gi ? kGradInput : 0) | (gt ? kGradTarget : 0);
-        reduce_loop<V, lt, w>(x, t, g, grad_input, grad_target, n, partials);
+        reduce_loop<V, lt, w, E>(x, t, g, grad_input, grad_target, n, partials);
       });
     });
   });
@@ -345,15 +328,20 @@ void map_entry(const value_t<V>* in, value_t<V>* out, std::size_t n) noexcept {
   }
 }
 
+template <class V, class E>
+constexpr LossKernels<E, value_t<V>> loss_kernels() noexcept {
+  return {&pointwise_entry<V, E>, &block_sums_entry<V, E>, &backward_entry<V, E>, &forward_backward_entry<V, E>};
+}
+
 template <class V>
 constexpr TypedKernels<value_t<V>> typed_kernels() noexcept {
-  return {&pointwise_entry<V>,  &block_sums_entry<V>,           &backward_entry<V>,
-          &forward_backward_entry<V>, &map_entry<V, &vlog<V>>, &map_entry<V, &vexp<true, V>>};
+  return {loss_kernels<V, value_t<V>>(), &map_entry<V, &vlog<V>>, &map_entry<V, &vexp<true, V>>};
 }
 
 template <class Vf, class Vd>
 constexpr KernelTable make_table(const char* name) noexcept {
-  return {name, typed_kernels<Vf>(), typed_kernels<Vd>(), half_conversions<Vf>()};
+  return {name, typed_kernels<Vf>(), typed_kernels<Vd>(), loss_kernels<Vf, bf16>(), loss_kernels<Vf, f16>(),
+          half_conversions<Vf>()};
 }
 
 }  // namespace kldiv::detail::KLDIV_TARGET
