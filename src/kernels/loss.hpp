@@ -352,7 +352,7 @@ constexpr TypedKernels<value_t<V>> typed_kernels() noexcept {
 
 template <class Vf, class Vd>
 constexpr KernelTable make_table(const char* name) noexcept {
-  return {name, typed_kernels<Vf>(), typed_kernels<Vd>()};
+  return {name, typed_kernels<Vf>(), typed_kernels<Vd>(), {}};  // logits: kernels/logits.hpp adds them
 }
 
 }  // namespace kldiv::detail::KLDIV_TARGET
