@@ -34,6 +34,7 @@ inline void golden_logits(std::size_t n, std::uint64_t seed_p, std::uint64_t see
 struct LogitsReference {
   long double value;
   std::vector<long double> grad;  // for an upstream gradient of 1, without T^2
+  long double grad_scale;         // max (P + Q) / T: the magnitude that a gradient's rounding scales with
 };
 
 template <class T>
@@ -60,9 +61,10 @@ LogitsReference logits_reference(const T* p, const T* q, std::size_t n, long dou
       if (Q > 0) v += (1 - beta) * Q * (lq[i] - lm[i]), kl_qm += Q * (lq[i] - lm[i]);
     }
   }
-  LogitsReference r{v, std::vector<L>(n)};
+  LogitsReference r{v, std::vector<L>(n), 0};
   for (std::size_t i = 0; i < n; ++i) {
     const L P = std::exp(lp[i]), Q = std::exp(lq[i]);
+    r.grad_scale = std::max(r.grad_scale, (P + Q) / temperature);
     L g = 0;
     if (divergence == 0) g = Q - P;
     if (divergence == 1 && Q > 0) g = Q * (lq[i] - lp[i] - v);
