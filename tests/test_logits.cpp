@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -17,6 +18,13 @@ using kldiv::Divergence;
 using kldiv::Reduction;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr Divergence kDivergences[] = {Divergence::kl, Divergence::reverse_kl, Divergence::jsd};
+
+// Slow runs (qemu, sanitizers) set KLDIV_TEST_SWEEP_STEP (tests/CMakeLists.txt): fewer temperatures and
+// thread counts there, the same cases otherwise.
+bool slow_run() {
+  const char* env = std::getenv("KLDIV_TEST_SWEEP_STEP");
+  return env && std::atoi(env) > 1;
+}
 
 double normal(test::Random& rng) {
   const double u = rng.uniform(), v = rng.uniform();
@@ -102,6 +110,7 @@ TEST_CASE("logits accuracy: independent, nearly equal and masked rows against lo
     accuracy_rows(kinds[k], rows, cols, 11 + k, pd, qd);
     for (Divergence d : kDivergences)
       for (double t : {1.0, 2.0}) {
+        if (t != 1.0 && slow_run()) continue;
         CAPTURE(static_cast<int>(d));
         CAPTURE(t);
         const auto o = options(d, t, Reduction::none, 0.3);
@@ -291,11 +300,11 @@ struct Fnv1a {
 };
 
 // Values (none) and gradients of all divergences on exact inputs (test::golden_logits), hashed: many short
-// rows, and three long ones that are split between threads within the row.
+// rows (whole rows per thread), and two long ones that up to 4 threads share within the rows.
 template <class T>
 std::uint64_t logits_hash(int threads) {
   Fnv1a h;
-  const std::int64_t shapes[][2] = {{9, 1031}, {3, 40000}};
+  const std::int64_t shapes[][2] = {{9, 1031}, {2, 70000}};
   for (const auto& s : shapes) {
     std::vector<double> pd, qd;
     test::golden_logits(static_cast<std::size_t>(s[0] * s[1]), 5 + s[0], 6 + s[0], 9, pd, qd);
@@ -329,10 +338,11 @@ std::string hex(std::uint64_t h) {
 // Committed hashes: the x86-64 run and the aarch64 run under qemu (.ci/aarch64.sh) must both give them.
 // Inputs are exact; the reference is the scalar ISA's bits (libm's correctly rounded fma).
 TEST_CASE("logits bits: the same hashes on every FMA ISA and thread count") {
-  const std::uint64_t expected_f32 = 0xe3745d27206a19f3ull, expected_f64 = 0x78c0e8d19f9139afull;
+  const std::uint64_t expected_f32 = 0xeb28d6ce0497d3c6ull, expected_f64 = 0xc5f04320b2951015ull;
   test::for_each_isa([&](const std::string& isa) {
     if (!test::has_fma(isa)) return;
-    for (int threads : {1, 2, 3, 5}) {
+    for (int threads : {1, 2, 4}) {
+      if (threads == 2 && slow_run()) continue;
       CAPTURE(threads);
       const std::uint64_t f = logits_hash<float>(threads), d = logits_hash<double>(threads);
       CHECK_MESSAGE(f == expected_f32, "f32 hash ", hex(f));
