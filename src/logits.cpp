@@ -182,9 +182,11 @@ void run(const Rows& p, const Rows& q, const LogitsOptions& o, std::size_t begin
   const auto scale = [&](std::size_t r) { return (gr.per_row ? gr.g[r] : gr.g[0]) * inv_t * t2; };
   const bool jsd = o.divergence == Divergence::jsd;
 
+  // An element costs about three times kl_div's (two exps and a series), so a thread is worth waking
+  // from a quarter of kl_div's minimum share (parallel.cpp).
   const std::size_t elements = rows * static_cast<std::size_t>(p.cols);
   const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(thread_budget(o.num_threads)),
-                                                             std::max<std::size_t>(1, elements / (4 * kBlock))));
+                                                             std::max<std::size_t>(1, elements / kBlock)));
   const auto masked_result = [&](RowResult& res) {
     res = RowResult{};
     res.value = 0;
