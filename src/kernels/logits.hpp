@@ -92,6 +92,13 @@ KLDIV_INLINE V log1p_minus(V y) noexcept {
 
 inline constexpr double kNear = 0.5;  // |u| or |r| up to this takes the series
 
+// Lanes beyond the series' range, NaN included.
+template <class V>
+KLDIV_INLINE auto far(V u) noexcept {
+  using T = value_t<V>;
+  return (u > V(T(kNear))) | (u < V(T(-kNear))) | (u != u);
+}
+
 // The 16 accumulator lanes of R registers, reduced pairwise in double.
 template <class V, std::size_t R>
 double lane_sum(const V (&acc)[R]) noexcept {
@@ -182,8 +189,11 @@ void stats_entry(const void* pvoid, const void* qvoid, std::size_t n, std::size_
         const auto near = (u <= V(T(kNear))) & (u >= V(T(-kNear)));
         const V wu = w * u;
         ws[r] = ws[r] + w;
-        an[r] = an[r] + vselect(near, wu, zero);
-        hs[r] = hs[r] + vselect(near, w * expm1_minus(u), zero);
+        // Each side is skipped when no lane takes it: adding zeros would not change a bit.
+        if (!vall(far(u))) {
+          an[r] = an[r] + vselect(near, wu, zero);
+          hs[r] = hs[r] + vselect(near, w * expm1_minus(u), zero);
+        }
         if (!vall(near)) {
           fp[r] = fp[r] + vselect(near, zero, w);
           af[r] = af[r] + vselect(near | (w == zero), zero, wu);
@@ -241,15 +251,17 @@ template <class V>
 KLDIV_INLINE JsdTerms<V> jsd_terms(const Element<V>& x, value_t<V> beta) noexcept {
   using T = value_t<V>;
   const V b(beta), nb(T(1) - beta), zero(0);
-  JsdTerms<V> t;
-  const V y = nb * x.e;
-  const V psi = log1p_minus(vselect(x.near, y, zero)) + nb * x.h;  // not E - r, which cancels
-  const V q_near = x.p + x.p * x.e;
-  const V lqm_near = b * x.r - psi;
-  t.jsd = (b * nb) * (x.p * x.e * x.r) - x.p * psi * (V(1) + y);
-  t.tq = q_near * lqm_near;
-  t.q = q_near;
-  t.log_qm = lqm_near;
+  JsdTerms<V> t{zero, zero, zero, zero};
+  if (!vall(far(x.r))) {
+    const V y = nb * x.e;
+    const V psi = log1p_minus(vselect(x.near, y, zero)) + nb * x.h;  // not E - r, which cancels
+    const V q_near = x.p + x.p * x.e;
+    const V lqm_near = b * x.r - psi;
+    t.jsd = (b * nb) * (x.p * x.e * x.r) - x.p * psi * (V(1) + y);
+    t.tq = q_near * lqm_near;
+    t.q = q_near;
+    t.log_qm = lqm_near;
+  }
   if (!vall(x.near)) {
     // log M = hi + log(w_hi + w_lo e^(lo - hi)), hi the larger of lp and lq.
     const auto p_hi = x.lp >= x.lq;
