@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "baselines.hpp"
+#include "bench_logits.hpp"
 #include "kldiv/kldiv.hpp"
 
 namespace {
@@ -401,6 +402,7 @@ int main(int argc, char** argv) {
     register_size<float>(s, thread_counts, isas);
     register_size<double>(s, thread_counts, isas);
   }
+  register_logits_benchmarks(thread_counts);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
