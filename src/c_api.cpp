@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "kldiv/kldiv.h"
 #include "kldiv/kldiv.hpp"
@@ -82,9 +83,55 @@ kldiv_status forward_backward(const T* input, const T* target, const int64_t* sh
   });
 }
 
+kldiv::Rows rows_of(const kldiv_rows* m, const char* name) {
+  if (!m) throw kldiv::null_pointer(std::string(name) + " is null");
+  return kldiv::Rows(m->data, static_cast<kldiv::Dtype>(raw(m->dtype)), m->rows, m->cols, m->stride);
+}
+
+kldiv::LogitsOptions logits_options_of(const kldiv_logits_options* o) {
+  if (!o) throw kldiv::null_pointer("options is null (kldiv_logits_options_init gives the defaults)");
+  kldiv::LogitsOptions r;
+  r.divergence = static_cast<kldiv::Divergence>(raw(o->divergence));  // any int: validated as such
+  r.beta = o->beta;
+  r.temperature = o->temperature;
+  r.temperature_squared = o->temperature_squared != 0;
+  r.reduction = static_cast<kldiv::Reduction>(raw(o->reduction));
+  r.labels = o->labels;
+  r.ignore_index = o->ignore_index;
+  r.num_threads = o->num_threads;
+  return r;
+}
+
 }  // namespace
 
 extern "C" {
+
+void kldiv_logits_options_init(kldiv_logits_options* options) {
+  if (!options) return;
+  const kldiv::LogitsOptions d;
+  options->divergence = KLDIV_KL;
+  options->beta = d.beta;
+  options->temperature = d.temperature;
+  options->temperature_squared = 0;
+  options->reduction = KLDIV_REDUCTION_BATCHMEAN;
+  options->labels = nullptr;
+  options->ignore_index = d.ignore_index;
+  options->num_threads = 0;
+}
+
+kldiv_status kldiv_logits_forward(const kldiv_rows* p, const kldiv_rows* q, const kldiv_logits_options* options,
+                                  double* out) {
+  return guarded([&] { kldiv::logits_forward(rows_of(p, "p"), rows_of(q, "q"), logits_options_of(options), out); });
+}
+
+kldiv_status kldiv_logits_forward_backward(const kldiv_rows* p, const kldiv_rows* q,
+                                           const kldiv_logits_options* options, const double* grad_output,
+                                           double* out, void* grad_q, int64_t grad_stride) {
+  return guarded([&] {
+    kldiv::logits_forward_backward(rows_of(p, "p"), rows_of(q, "q"), logits_options_of(options), grad_output, out,
+                                   grad_q, grad_stride);
+  });
+}
 
 kldiv_status kldiv_forward_f32(const float* input, const float* target, const int64_t* shape, int ndim,
                                kldiv_reduction reduction, int log_target, float* out) {
