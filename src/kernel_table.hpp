@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kldiv/dtype.hpp"
+
 namespace kldiv::detail {
 
 // Elements are summed in kLanes interleaved accumulators (element i of a block goes to lane i % kLanes),
@@ -81,10 +83,20 @@ struct LogitsKernels {
 // Storage types, as indices of KernelTable::logits (the values of kldiv_dtype).
 inline constexpr int kStorageTypes = 4;
 
+// out[i] = in[i] converted, i < n (src/kernels/half.hpp): the bits of the kernels' own loads and stores,
+// exposed for the scalar conversions of dtype.hpp and for the tests.
+struct HalfConversions {
+  void (*bf16_to_f32)(const bf16* in, float* out, std::size_t n);
+  void (*f32_to_bf16)(const float* in, bf16* out, std::size_t n);
+  void (*f16_to_f32)(const f16* in, float* out, std::size_t n);
+  void (*f32_to_f16)(const float* in, f16* out, std::size_t n);
+};
+
 struct KernelTable {
   const char* name;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  HalfConversions half;
   LogitsKernels logits[kStorageTypes][kStorageTypes];  // [p's type][q's type]; null where not supported
 };
 

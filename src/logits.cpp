@@ -41,10 +41,12 @@ struct RowResult {
 
 // Writes n copies of v into a row of the given dtype.
 void fill_row(void* dst, Dtype dtype, std::size_t n, double v) {
-  if (dtype == Dtype::f64) {
-    std::fill_n(static_cast<double*>(dst), n, v);
-  } else {
-    std::fill_n(static_cast<float*>(dst), n, static_cast<float>(v));
+  const auto f = static_cast<float>(v);
+  switch (dtype) {
+    case Dtype::f64: std::fill_n(static_cast<double*>(dst), n, v); break;
+    case Dtype::f32: std::fill_n(static_cast<float*>(dst), n, f); break;
+    case Dtype::bf16: std::fill_n(static_cast<bf16*>(dst), n, to_bf16(f)); break;
+    case Dtype::f16: std::fill_n(static_cast<f16*>(dst), n, to_f16(f)); break;
   }
 }
 
@@ -57,8 +59,6 @@ class Engine {
         pm_(p), qm_(q), o_(o), s_(1.0 / o.temperature), argmax_(argmax),
         reverse_(o.divergence == Divergence::reverse_kl), cols_(static_cast<std::size_t>(p.cols)),
         segs_((cols_ + kLogitsSegment - 1) / kLogitsSegment) {
-    if (!k_.stats || !ks_.stats)
-      throw invalid_argument("this build has no logits kernels for these dtypes");
   }
 
   bool masked(std::size_t r) const { return o_.labels && o_.labels[r] == o_.ignore_index; }

@@ -27,6 +27,15 @@ typedef enum kldiv_reduction {
   KLDIV_REDUCTION_BATCHMEAN = 3
 } kldiv_reduction;
 
+/* The element types.  BF16 (bfloat16) and F16 (IEEE binary16) are 16-bit storage types: widened to f32,
+   computed in f32 and rounded once to the type, to nearest even. */
+typedef enum kldiv_dtype {
+  KLDIV_DTYPE_F32 = 0,
+  KLDIV_DTYPE_F64 = 1,
+  KLDIV_DTYPE_BF16 = 2,
+  KLDIV_DTYPE_F16 = 3
+} kldiv_dtype;
+
 typedef enum kldiv_status {
   KLDIV_OK = 0,
   KLDIV_ERROR_NULL_POINTER = 1,
@@ -68,8 +77,6 @@ kldiv_status kldiv_forward_backward_f64(const double* input, const double* targe
    student, candidate).  KLDIV_KL: KL(P || Q); KLDIV_REVERSE_KL: KL(Q || P); KLDIV_JSD: beta KL(P || M) +
    (1 - beta) KL(Q || M), M = beta P + (1 - beta) Q (TRL's convention).  -inf logits are masked entries
    (probability 0); a NaN or +inf in a row, or a row all -inf, makes that row NaN; identical rows give +0. */
-typedef enum kldiv_dtype { KLDIV_DTYPE_F32 = 0, KLDIV_DTYPE_F64 = 1, KLDIV_DTYPE_BF16 = 2,
-                           KLDIV_DTYPE_F16 = 3 } kldiv_dtype;
 /* rows x cols values of one dtype; row r starts at element r*stride of data; stride >= cols. */
 typedef struct kldiv_rows { const void* data; kldiv_dtype dtype; int64_t rows; int64_t cols;
                             int64_t stride; } kldiv_rows;

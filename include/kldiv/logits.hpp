@@ -16,8 +16,9 @@
 //   jsd: g (1 - beta) Q (log(Q / M) - KL(Q || M)) / T.
 // Edge values (README.md, "Logits"): -inf is a masked entry (probability 0; P = 0 adds exactly 0); a NaN
 // or +inf anywhere in a row, or a row all -inf, makes that row's value and gradient NaN; identical rows
-// give exactly +0 and a zero gradient.  Values are computed in double from f32 (or f64) arithmetic, and
-// have the same bits for any thread count and on every FMA ISA.
+// give exactly +0 and a zero gradient.  F32, BF16 and F16 (any pair) are computed in f32 arithmetic with
+// double sums, F64 (with F64 only) in f64; results have the same bits for any thread count and on every
+// FMA ISA.
 #ifndef KLDIV_LOGITS_HPP
 #define KLDIV_LOGITS_HPP
 
@@ -47,6 +48,12 @@ struct Rows {
   Rows(const double* data_, std::int64_t rows_, std::int64_t cols_) noexcept : Rows(data_, rows_, cols_, cols_) {}
   Rows(const double* data_, std::int64_t rows_, std::int64_t cols_, std::int64_t stride_) noexcept
       : Rows(data_, Dtype::f64, rows_, cols_, stride_) {}
+  Rows(const bf16* data_, std::int64_t rows_, std::int64_t cols_) noexcept : Rows(data_, rows_, cols_, cols_) {}
+  Rows(const bf16* data_, std::int64_t rows_, std::int64_t cols_, std::int64_t stride_) noexcept
+      : Rows(data_, Dtype::bf16, rows_, cols_, stride_) {}
+  Rows(const f16* data_, std::int64_t rows_, std::int64_t cols_) noexcept : Rows(data_, rows_, cols_, cols_) {}
+  Rows(const f16* data_, std::int64_t rows_, std::int64_t cols_, std::int64_t stride_) noexcept
+      : Rows(data_, Dtype::f16, rows_, cols_, stride_) {}
 };
 
 struct LogitsOptions {

@@ -23,28 +23,30 @@
 
 #include "../kernel_table.hpp"
 #include "../logits_state.hpp"
+#include "half.hpp"
 #include "math.hpp"
 
 namespace kldiv::detail::KLDIV_TARGET {
 
-// Storage: a row's elements as V.  k < size loads pad with `fill`.
+// Storage: a row's elements as V (halves widened, src/kernels/half.hpp).  k < size loads pad with `fill`.
 template <class V, class S>
 KLDIV_INLINE V load_row(const S* p, std::size_t k, value_t<V> fill) noexcept {
-  static_assert(std::is_same_v<S, value_t<V>>, "half-precision storage comes with src/kernels/half.hpp");
-  if (k == traits<V>::size) return traits<V>::load(p);
-  value_t<V> b[traits<V>::size];
-  for (std::size_t i = 0; i < traits<V>::size; ++i) b[i] = fill;
-  std::memcpy(b, p, k * sizeof *p);
-  return traits<V>::load(b);
+  using T = value_t<V>;
+  if (k == traits<V>::size) return load_as<V>(p);
+  T lane[traits<V>::size];
+  for (std::size_t i = 0; i < traits<V>::size; ++i) lane[i] = T(i);
+  return vselect(traits<V>::load(lane) < V(T(k)), load_as_n<V>(p, k), V(fill));
 }
 template <class V, class S>
 KLDIV_INLINE void store_row(S* p, std::size_t k, V v) noexcept {
-  static_assert(std::is_same_v<S, value_t<V>>, "half-precision storage comes with src/kernels/half.hpp");
-  if (k == traits<V>::size) return traits<V>::store(p, v);
-  value_t<V> b[traits<V>::size];
-  traits<V>::store(b, v);
-  std::memcpy(p, b, k * sizeof *p);
+  store_as_n(p, k, v);
 }
+
+// One stored element as a double, for the scalar scan of argmax.
+inline double as_double(float v) noexcept { return v; }
+inline double as_double(double v) noexcept { return v; }
+inline double as_double(bf16 v) noexcept { return to_float(v); }
+inline double as_double(f16 v) noexcept { return to_float(v); }
 
 template <class T>
 inline constexpr T kInf = std::numeric_limits<T>::infinity();
@@ -137,7 +139,7 @@ KLDIV_INLINE void chunk_max(const Sp* p, const Sq* q, std::size_t n, value_t<V>&
 template <class S>
 std::int64_t first_index(const S* p, std::size_t n, double value) noexcept {
   for (std::size_t i = 0; i < n; ++i)
-    if (static_cast<double>(p[i]) == value) return static_cast<std::int64_t>(i);
+    if (as_double(p[i]) == value) return static_cast<std::int64_t>(i);
   return -1;
 }
 
@@ -338,10 +340,20 @@ constexpr LogitsKernels logits_kernels() noexcept {
   return {&center_entry<V, Sp, Sq>, &stats_entry<V, Vd, Sp, Sq>, &jsd_entry<V, Sp, Sq>, &gradient_entry<V, Sp, Sq>};
 }
 
-// [p's type][q's type] in kldiv_dtype order: f32, f64, bf16, f16.  F64 pairs only with F64.
+// [p's type][q's type] in kldiv_dtype order: f32, f64, bf16, f16.  F64 pairs only with F64; the others
+// (f32, bf16, f16) with each other, all in f32 arithmetic.
+template <class Vf, class Vd, class Sp>
+constexpr void add_float_row(LogitsKernels (&row)[kStorageTypes]) noexcept {
+  row[0] = logits_kernels<Vf, Vd, Sp, float>();
+  row[2] = logits_kernels<Vf, Vd, Sp, bf16>();
+  row[3] = logits_kernels<Vf, Vd, Sp, f16>();
+}
+
 template <class Vf, class Vd>
 constexpr KernelTable add_logits(KernelTable t) noexcept {
-  t.logits[0][0] = logits_kernels<Vf, Vd, float, float>();
+  add_float_row<Vf, Vd, float>(t.logits[0]);
+  add_float_row<Vf, Vd, bf16>(t.logits[2]);
+  add_float_row<Vf, Vd, f16>(t.logits[3]);
   t.logits[1][1] = logits_kernels<Vd, Vd, double, double>();
   return t;
 }
