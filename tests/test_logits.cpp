@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "logits_rows.hpp"
@@ -383,4 +384,94 @@ TEST_CASE("logits rows: normalisers and argmaxes against the reference, for any 
   for (std::size_t i = 0; i < 3; ++i) CHECK((part[i] == v[3 + i] && lp2[i] == lp[3 + i]));
   CHECK_THROWS_AS(kldiv::detail::logits_rows(pr, qr, o, 5, 8, part.data()), kldiv::invalid_argument);
   CHECK_THROWS_AS(kldiv::detail::logits_rows(pr, qr, o, 0, 1, nullptr), kldiv::null_pointer);
+}
+
+namespace {
+
+template <class H>
+std::vector<H> to_half(const std::vector<float>& v) {
+  std::vector<H> h(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if constexpr (std::is_same_v<H, kldiv::bf16>) h[i] = kldiv::to_bf16(v[i]);
+    else h[i] = kldiv::to_f16(v[i]);
+  }
+  return h;
+}
+
+template <class H>
+float widen(H h) {
+  return kldiv::to_float(h);
+}
+
+// Forward and gradient (in q's dtype) of rows given as halves or floats.
+template <class P, class Q>
+std::vector<double> half_call(const std::vector<P>& p, const std::vector<Q>& q, std::int64_t rows, std::int64_t cols,
+                              const kldiv::LogitsOptions& o, std::vector<Q>& g) {
+  std::vector<double> out(static_cast<std::size_t>(rows)), go(out.size(), 1.0);
+  g.assign(q.size(), Q{});
+  kldiv::logits_forward_backward(kldiv::Rows(p.data(), rows, cols), kldiv::Rows(q.data(), rows, cols), o, go.data(),
+                                 out.data(), g.data(), cols);
+  return out;
+}
+
+template <class H>
+void check_identical_half() {
+  test::Random rng(4);
+  std::vector<float> f(3 * 700);
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = i % 9 == 2 ? -static_cast<float>(kInf) : static_cast<float>(5 * normal(rng));
+  const std::vector<H> h = to_half<H>(f);
+  for (Divergence d : kDivergences)
+    for (double t : {0.5, 3.0}) {
+      auto o = options(d, t, Reduction::none, 0.7);
+      std::vector<H> g;
+      for (double v : half_call(h, h, 3, 700, o, g)) CHECK((v == 0 && !std::signbit(v)));
+      for (H x : g) CHECK(widen(x) == 0);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("logits halves: identical bf16 and f16 rows give exactly +0 and a zero gradient, on every ISA") {
+  test::for_each_isa([](const std::string&) {
+    check_identical_half<kldiv::bf16>();
+    check_identical_half<kldiv::f16>();
+  });
+}
+
+TEST_CASE("logits halves: bf16, f16 and mixed pairs are the f32 computation of the widened values") {
+  test::Random rng(8);
+  std::vector<float> pf(4 * 999), qf(pf.size());
+  for (std::size_t i = 0; i < pf.size(); ++i) pf[i] = static_cast<float>(3 * normal(rng)), qf[i] = static_cast<float>(pf[i] + 0.2 * normal(rng));
+  const auto pb = to_half<kldiv::bf16>(pf), qb = to_half<kldiv::bf16>(qf);
+  const auto ph = to_half<kldiv::f16>(pf), qh = to_half<kldiv::f16>(qf);
+  std::vector<float> pbw(pf.size()), qbw(pf.size()), qhw(pf.size());
+  for (std::size_t i = 0; i < pf.size(); ++i) pbw[i] = widen(pb[i]), qbw[i] = widen(qb[i]), qhw[i] = widen(qh[i]);
+  Fnv1a hash;
+  test::for_each_isa([&](const std::string& isa) {
+    Fnv1a h;
+    for (Divergence d : kDivergences) {
+      const auto o = options(d, 1.5, Reduction::none, 0.4);
+      std::vector<kldiv::bf16> gb;
+      std::vector<kldiv::f16> gh;
+      std::vector<float> gf;
+      // bf16 p against f16 q, and an f32 p against bf16 q: the values of the widened f32 inputs, the
+      // gradient rounded once to q's dtype.
+      const auto v1 = half_call(pb, qh, 4, 999, o, gh);
+      const auto r1 = half_call(pbw, qhw, 4, 999, o, gf);
+      CHECK(v1 == r1);
+      for (std::size_t i = 0; i < gh.size(); ++i) CHECK(gh[i].bits == kldiv::to_f16(gf[i]).bits);
+      const auto v2 = half_call(pf, qb, 4, 999, o, gb);
+      const auto r2 = half_call(pf, qbw, 4, 999, o, gf);
+      CHECK(v2 == r2);
+      for (std::size_t i = 0; i < gb.size(); ++i) CHECK(gb[i].bits == kldiv::to_bf16(gf[i]).bits);
+      for (double x : v1) h.add(x);
+      for (double x : v2) h.add(x);
+      for (auto x : gb) h.add(x.bits);
+      for (auto x : gh) h.add(x.bits);
+    }
+    if (!test::has_fma(isa)) return;
+    if (hash.h == Fnv1a{}.h) hash = h;
+    CHECK(h.h == hash.h);  // every FMA ISA alike
+  });
+  CHECK_MESSAGE(hash.h == 0xe7ac0b9f8967db75ull, "halves hash ", hex(hash.h));
 }

@@ -109,27 +109,36 @@ kldiv::Divergence divergence_of(const std::string& name) {
 struct Matrix {
   std::vector<float> f;
   std::vector<double> d;
+  std::vector<kldiv::bf16> b;
+  std::vector<kldiv::f16> h;
   kldiv::Rows rows;
   Matrix(const std::string& dtype, const std::vector<double>& v, std::int64_t r, std::int64_t c, std::int64_t stride) {
     const auto n = static_cast<std::size_t>(r * stride);
     for (std::int64_t i = 0; i < r; ++i)
       for (std::int64_t j = 0; j < stride; ++j) {
         const double x = j < c ? v[static_cast<std::size_t>(i * c + j)] : std::nan("");
-        if (dtype == "f64") d.push_back(x); else f.push_back(static_cast<float>(x));
+        // The inputs are exact in float, so float -> half rounds once, as torch's double -> half does.
+        if (dtype == "f64") d.push_back(x);
+        else if (dtype == "f32") f.push_back(static_cast<float>(x));
+        else if (dtype == "bf16") b.push_back(kldiv::to_bf16(static_cast<float>(x)));
+        else h.push_back(kldiv::to_f16(static_cast<float>(x)));
       }
     if (dtype == "f64") rows = kldiv::Rows(d.data(), r, c, stride);
     else if (dtype == "f32") rows = kldiv::Rows(f.data(), r, c, stride);
-    else throw std::runtime_error("dtype " + dtype + " is not supported here");
+    else if (dtype == "bf16") rows = kldiv::Rows(b.data(), r, c, stride);
+    else if (dtype == "f16") rows = kldiv::Rows(h.data(), r, c, stride);
+    else throw std::runtime_error("unknown dtype " + dtype);
     (void)n;
   }
 };
 
 // PyTorch computed in float32 (float64 for f64 inputs): the tolerance is its rounding, a few units of
 // 2^-24 of the magnitudes summed.
-bool close(double ours, double torch, double scale, bool f64) {
+// A gradient stored in a half dtype has its rounding too (2^-9 relative for bf16, 2^-12 for f16).
+bool close(double ours, double torch, double scale, bool f64, double stored = 0) {
   if (std::isnan(torch)) return std::isnan(ours);
   if (std::isinf(torch)) return ours == torch;
-  const double tol = (f64 ? 1e-12 : 2e-5) * (std::fabs(torch) + scale);
+  const double tol = (f64 ? 1e-12 : 2e-5) * (std::fabs(torch) + scale) + stored * std::fabs(torch);
   return std::fabs(ours - torch) <= tol;
 }
 
@@ -167,14 +176,22 @@ void check_case(const GoldenCase& c, std::int64_t extra_stride) {
   o.reduction = kldiv::Reduction::batchmean;
   const double g = 1.0;
   double out = 0;
-  std::vector<float> gf(f64 ? 0 : static_cast<std::size_t>(c.rows * stride));
-  std::vector<double> gd(f64 ? static_cast<std::size_t>(c.rows * stride) : 0);
-  void* grad = f64 ? static_cast<void*>(gd.data()) : static_cast<void*>(gf.data());
+  const auto gn = static_cast<std::size_t>(c.rows * stride);
+  std::vector<float> gf(c.dtype_q == "f32" ? gn : 0);
+  std::vector<double> gd(f64 ? gn : 0);
+  std::vector<kldiv::bf16> gb(c.dtype_q == "bf16" ? gn : 0);
+  std::vector<kldiv::f16> gh(c.dtype_q == "f16" ? gn : 0);
+  void* grad = f64 ? static_cast<void*>(gd.data())
+               : !gf.empty() ? static_cast<void*>(gf.data())
+               : !gb.empty() ? static_cast<void*>(gb.data()) : static_cast<void*>(gh.data());
+  const double stored = c.dtype_q == "bf16" ? 0x1p-8 : c.dtype_q == "f16" ? 0x1p-11 : 0;
   kldiv::logits_forward_backward(mp.rows, mq.rows, o, &g, &out, grad, stride);
   CHECK(out == kldiv::logits_loss(mp.rows, mq.rows, o));
   const auto at = [&](std::int64_t i) {
     const auto k = static_cast<std::size_t>(i / c.cols * stride + i % c.cols);
-    return f64 ? gd[k] : static_cast<double>(gf[k]);
+    if (f64) return gd[k];
+    if (!gf.empty()) return static_cast<double>(gf[k]);
+    return static_cast<double>(!gb.empty() ? kldiv::to_float(gb[k]) : kldiv::to_float(gh[k]));
   };
   // Gradients are compared with the largest one of their row as the scale.
   double gmax = 0;
@@ -182,7 +199,7 @@ void check_case(const GoldenCase& c, std::int64_t extra_stride) {
   if (!c.grad.empty()) {
     for (std::int64_t i = 0; i < c.rows * c.cols; ++i) {
       CAPTURE(i);
-      CHECK_MESSAGE(close(at(i), c.grad[static_cast<std::size_t>(i)], gmax, f64), at(i), " vs ", c.grad[static_cast<std::size_t>(i)]);
+      CHECK_MESSAGE(close(at(i), c.grad[static_cast<std::size_t>(i)], gmax, f64, stored), at(i), " vs ", c.grad[static_cast<std::size_t>(i)]);
     }
   } else {
     // The gradient sums to 0 but for rounding: PyTorch's sum is noise of 2^-24 of the magnitudes.
@@ -201,7 +218,8 @@ void check_case(const GoldenCase& c, std::int64_t extra_stride) {
 
 TEST_CASE("logits golden: the file covers every divergence, temperature, T^2, labels and size") {
   const auto cases = read_golden();
-  bool div[3] = {}, t[4] = {}, tsq[2] = {}, labels = false, f64 = false, large = false;
+  bool div[3] = {}, t[4] = {}, tsq[2] = {}, labels = false, f64 = false, large = false, bf16 = false, f16 = false,
+       mixed = false;
   for (const auto& c : cases) {
     div[static_cast<int>(divergence_of(c.divergence))] = true;
     for (int i = 0; i < 4; ++i) t[i] = t[i] || c.temperature == std::ldexp(0.5, i);
@@ -209,10 +227,14 @@ TEST_CASE("logits golden: the file covers every divergence, temperature, T^2, la
     labels = labels || c.labels;
     f64 = f64 || c.dtype_p == "f64";
     large = large || c.cols == 128256;
+    bf16 = bf16 || c.dtype_q == "bf16";
+    f16 = f16 || c.dtype_q == "f16";
+    mixed = mixed || c.dtype_p != c.dtype_q;
     CHECK(c.none.size() == static_cast<std::size_t>(c.rows));
     CHECK(c.reduced.size() == 3);
   }
-  CHECK((div[0] && div[1] && div[2] && t[0] && t[1] && t[2] && t[3] && tsq[0] && tsq[1] && labels && f64 && large));
+  CHECK((div[0] && div[1] && div[2] && t[0] && t[1] && t[2] && t[3] && tsq[0] && tsq[1] && labels && f64 && large && bf16 && f16 &&
+         mixed));
 }
 
 TEST_CASE("logits golden: values and gradients match PyTorch's composition on every case and ISA") {

@@ -160,6 +160,12 @@ def main():
                 cases.append((f"{divergence}_T{t}_sq{int(tsq)}_{rows}x{cols}", dp, dp, rows, cols, seed, seed + 1000,
                               mask, divergence, beta, t, tsq, labels))
                 seed += 1
+    # Half precision and mixed pairs (an f32 teacher against a bf16 student, ...).
+    for i, (dp, dq) in enumerate((("bf16", "bf16"), ("f16", "f16"), ("f32", "bf16"), ("bf16", "f16"), ("f16", "f32"))):
+        for divergence in ("kl", "reverse_kl", "jsd"):
+            rows, cols = ((3, 33), (2, 257), (1, 1000))[(i + len(divergence)) % 3]
+            cases.append((f"{divergence}_{dp}_{dq}_{rows}x{cols}", dp, dq, rows, cols, 200 + 3 * i, 300 + 3 * i, 13 * (i % 2),
+                          divergence, 0.3, (1.0, 2.0, 0.5)[i % 3], i % 2 == 1, i == 2))
     for divergence in ("kl", "jsd"):
         cases.append((f"{divergence}_4x128256", "f32", "f32", 4, 128256, 77, 78, 5, divergence, 0.5, 2.0, True, False))
         cases.append((f"{divergence}_labels_6x4097", "f32", "f32", 6, 4097, 79, 80, 13, divergence, 0.25, 1.0, False,
