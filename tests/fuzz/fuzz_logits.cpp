@@ -152,7 +152,9 @@ void fuzz_logits(FuzzedDataProvider& in) {
   const bool null_grad = backward && (in.ConsumeIntegralInRange<int>(0, 15) == 0 || !small);
   std::vector<double> out(n_out, -3.0), out2(n_out, -5.0), go(n_out, 1.0);
   for (auto& g : go) g = in.ConsumeBool() ? 1.0 : consume_value(in);
-  std::vector<unsigned char> grad(grad_span * element_size(q.dtype >= 0 && q.dtype <= 3 ? q.dtype : 0), 0xA5), grad2(grad.size(), 0x5A);
+  // Only small valid shapes get a gradient buffer (null_grad is set otherwise).
+  const std::size_t grad_bytes = small ? grad_span * element_size(q.dtype) : 0;
+  std::vector<unsigned char> grad(grad_bytes, 0xA5), grad2(grad_bytes, 0x5A);
 
   const bool has_values = rows > 0 || !none;
   const bool valid = dtypes_ok && options_ok && p.shape_ok && q.shape_ok && same && grad_ok &&
