@@ -63,4 +63,24 @@ class TorchKlDivGrad {
   std::unique_ptr<Impl> impl_;
 };
 
+// The logits baselines (bench_logits.cpp).  A scalar loop written the way llama.cpp's per-token KL is
+// described: per row the max, a double sum of exp for each normaliser, then one fused loop over expf;
+// batchmean of KL(P || Q) for logits p, q divided by T.
+double scalar_logits_kl(const float* p, const float* q, std::int64_t rows, std::int64_t cols, double temperature) noexcept;
+
+// libtorch's composition: log_softmax(p/T), log_softmax(q/T), kl_div(log_target) (TRL's formula for
+// JSD, divergence 2), batchmean; with backward, q requires grad and each run calls loss.backward().
+class TorchLogits {
+ public:
+  TorchLogits(const float* p, const float* q, std::int64_t rows, std::int64_t cols, int divergence, double temperature,
+              double beta, bool backward);
+  ~TorchLogits();
+  double run();  // one timed call; returns the loss
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  bool backward_;
+};
+
 }  // namespace bench

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "baselines.hpp"
+#include "bench_logits.hpp"
 #include "kldiv/kldiv.hpp"
 #include "peers/peers.hpp"
 
@@ -449,6 +450,7 @@ int main(int argc, char** argv) {
     register_size<float>(s, thread_counts, isas);
     register_size<double>(s, thread_counts, isas);
   }
+  register_logits_benchmarks(thread_counts);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

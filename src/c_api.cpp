@@ -103,6 +103,25 @@ double as_double(double v) { return v; }
 double as_double(kldiv::bf16 v) { return kldiv::to_float(v); }
 double as_double(kldiv::f16 v) { return kldiv::to_float(v); }
 
+kldiv::Rows rows_of(const kldiv_rows* m, const char* name) {
+  if (!m) throw kldiv::null_pointer(std::string(name) + " is null");
+  return kldiv::Rows(m->data, static_cast<kldiv::Dtype>(raw(m->dtype)), m->rows, m->cols, m->stride);
+}
+
+kldiv::LogitsOptions logits_options_of(const kldiv_logits_options* o) {
+  if (!o) throw kldiv::null_pointer("options is null (kldiv_logits_options_init gives the defaults)");
+  kldiv::LogitsOptions r;
+  r.divergence = static_cast<kldiv::Divergence>(raw(o->divergence));  // any int: validated as such
+  r.beta = o->beta;
+  r.temperature = o->temperature;
+  r.temperature_squared = o->temperature_squared != 0;
+  r.reduction = static_cast<kldiv::Reduction>(raw(o->reduction));
+  r.labels = o->labels;
+  r.ignore_index = o->ignore_index;
+  r.num_threads = o->num_threads;
+  return r;
+}
+
 }  // namespace
 
 extern "C" {
@@ -145,6 +164,33 @@ kldiv_status kldiv_forward_backward(kldiv_dtype dtype, const void* input, const 
                                               static_cast<G>(grad_output));
       *loss = as_double(value);
     });
+  });
+}
+
+void kldiv_logits_options_init(kldiv_logits_options* options) {
+  if (!options) return;
+  const kldiv::LogitsOptions d;
+  options->divergence = KLDIV_KL;
+  options->beta = d.beta;
+  options->temperature = d.temperature;
+  options->temperature_squared = 0;
+  options->reduction = KLDIV_REDUCTION_BATCHMEAN;
+  options->labels = nullptr;
+  options->ignore_index = d.ignore_index;
+  options->num_threads = 0;
+}
+
+kldiv_status kldiv_logits_forward(const kldiv_rows* p, const kldiv_rows* q, const kldiv_logits_options* options,
+                                  double* out) {
+  return guarded([&] { kldiv::logits_forward(rows_of(p, "p"), rows_of(q, "q"), logits_options_of(options), out); });
+}
+
+kldiv_status kldiv_logits_forward_backward(const kldiv_rows* p, const kldiv_rows* q,
+                                           const kldiv_logits_options* options, const double* grad_output,
+                                           double* out, void* grad_q, int64_t grad_stride) {
+  return guarded([&] {
+    kldiv::logits_forward_backward(rows_of(p, "p"), rows_of(q, "q"), logits_options_of(options), grad_output, out,
+                                   grad_q, grad_stride);
   });
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kldiv/dtype.hpp"
 
@@ -45,6 +46,49 @@ struct TypedKernels : LossKernels<T, T> {
   void (*exp)(const T* in, T* out, std::size_t n);
 };
 
+// The logits kernels (src/kernels/logits.hpp), per pair of storage types of p and q.  A row is split
+// in segments of kLogitsSegment elements, each computed on its own and combined in order (src/logits.cpp),
+// so that a long row may be shared between threads with the same bits.
+inline constexpr std::size_t kLogitsSegment = 8192;
+inline constexpr std::size_t kLogitsChunk = 512;  // the online max is updated once a chunk
+
+// One segment's (or a merged row's) pass over x = p/T and y = q/T.  With u = y - x - c (c: LogitsRow),
+// w = exp(x - pmax/T) and "near" meaning |u| <= 1/2: s = sum w, an = sum_near w u, h = sum_near w (e^u - 1 - u),
+// fp = sum_far w, af = sum_far w u (0 where w == 0), fq = sum_far exp(y - qmax/T).  ok is false once a
+// NaN or +inf is seen.  argmax_*: first index of the maximum (when asked), in the row.
+struct LogitsState {
+  double pmax, qmax;
+  double s, an, h, fp, af, fq;
+  std::int64_t argmax_p, argmax_q;
+  bool ok;
+};
+
+// What the second passes need of a row, in the row's orientation (p the target, q the input):
+// lp = (p - pmax) s - lsp, lq = (q - qmax) s - lsq, r = (q - p) s - d = lq - lp.
+struct LogitsRow {
+  double pmax, qmax, s;
+  double lsp, lsq, d;
+  double beta;
+  double kl;     // REVERSE_KL: KL(Q || P), JSD: KL(Q || M), for the gradient
+  double scale;  // the gradient's factor: upstream g / T, times T^2 if asked
+  int divergence;
+};
+
+struct LogitsKernels {
+  // c of a row: (max q - max p) s over its first chunk, 0 where that is not finite.
+  double (*center)(const void* p, const void* q, std::size_t n, double s);
+  // The state of elements [base, base + n) of a row (pointers at element base), started fresh.
+  void (*stats)(const void* p, const void* q, std::size_t n, std::size_t base, double s, double c, bool argmax,
+                LogitsState* out);
+  // JSD: sums over n elements of the per-element JSD and of KL(Q || M)'s terms.
+  void (*jsd)(const void* p, const void* q, std::size_t n, const LogitsRow& row, double* jsd, double* kl_qm);
+  // The gradient with respect to q's logits, n elements, in q's storage type.
+  void (*gradient)(const void* p, const void* q, std::size_t n, const LogitsRow& row, void* grad);
+};
+
+// Storage types, as indices of KernelTable::logits (the values of kldiv_dtype).
+inline constexpr int kStorageTypes = 4;
+
 // out[i] = in[i] converted, i < n (src/kernels/half.hpp): the bits of the kernels' own loads and stores,
 // exposed for the scalar conversions of dtype.hpp and for the tests.
 struct HalfConversions {
@@ -61,6 +105,7 @@ struct KernelTable {
   LossKernels<bf16, float> kernels_bf16;
   LossKernels<f16, float> kernels_f16;
   HalfConversions half;
+  LogitsKernels logits[kStorageTypes][kStorageTypes];  // [p's type][q's type]; null where not supported
 };
 
 // One per ISA compiled in (see src/isa/); dispatch.cpp picks among them.

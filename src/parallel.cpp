@@ -80,6 +80,13 @@ void parallel_ranges(std::size_t n, int threads, RangeBody body, void* context) 
   });
 }
 
+void parallel_items(std::size_t count, int threads, RangeBody body, void* context) noexcept {
+  split(count, static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), count)),
+        [&](std::size_t first, std::size_t last) {
+          if (first < last) body(context, first, last);
+        });
+}
+
 Partial parallel_blocks(std::size_t n, int threads, BlockBody body, void* context) noexcept {
   const std::size_t blocks = (n + kBlock - 1) / kBlock;
   const int count = threads_for(n, threads);

@@ -21,10 +21,18 @@ void parallel_ranges(std::size_t n, int threads, RangeBody body, void* context) 
 using BlockBody = void (*)(void* context, std::size_t begin, std::size_t end, Partial* partials);
 Partial parallel_blocks(std::size_t n, int threads, BlockBody body, void* context) noexcept;
 
+// Calls body(context, begin, end) on contiguous shares of [0, count) items, on at most `threads` threads
+// (one per item at most).  For work whose result per item does not depend on the split.
+void parallel_items(std::size_t count, int threads, RangeBody body, void* context) noexcept;
+
 // The same for any callable f(begin, end) or f(begin, end, partials).
 template <class F>
 void parallel_for(std::size_t n, int threads, F&& f) noexcept {
   parallel_ranges(n, threads, [](void* c, std::size_t b, std::size_t e) { (*static_cast<F*>(c))(b, e); }, &f);
+}
+template <class F>
+void parallel_items(std::size_t count, int threads, F&& f) noexcept {
+  parallel_items(count, threads, [](void* c, std::size_t b, std::size_t e) { (*static_cast<F*>(c))(b, e); }, &f);
 }
 template <class F>
 Partial parallel_sum(std::size_t n, int threads, F&& f) noexcept {

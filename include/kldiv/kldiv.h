@@ -85,6 +85,38 @@ kldiv_status kldiv_forward_backward(kldiv_dtype dtype, const void* input, const 
                                     const int64_t* shape, int ndim, kldiv_reduction reduction, int log_target,
                                     double grad_output, double* loss, void* grad_input, void* grad_target);
 
+/* ---- KL and JSD straight from logits (README.md, "Logits") ----
+   For row r, P = softmax(p_r / T) (the target: teacher, base model), Q = softmax(q_r / T) (the input:
+   student, candidate).  KLDIV_KL: KL(P || Q); KLDIV_REVERSE_KL: KL(Q || P); KLDIV_JSD: beta KL(P || M) +
+   (1 - beta) KL(Q || M), M = beta P + (1 - beta) Q (TRL's convention).  -inf logits are masked entries
+   (probability 0); a NaN or +inf in a row, or a row all -inf, makes that row NaN; identical rows give +0. */
+/* rows x cols values of one dtype; row r starts at element r*stride of data; stride >= cols. */
+typedef struct kldiv_rows { const void* data; kldiv_dtype dtype; int64_t rows; int64_t cols;
+                            int64_t stride; } kldiv_rows;
+typedef enum kldiv_divergence { KLDIV_KL = 0, KLDIV_REVERSE_KL = 1, KLDIV_JSD = 2 } kldiv_divergence;
+typedef struct kldiv_logits_options {
+  kldiv_divergence divergence;   /* default KLDIV_KL */
+  double beta;                   /* KLDIV_JSD only, 0 < beta < 1; default 0.5 */
+  double temperature;            /* finite, > 0; default 1 */
+  int temperature_squared;       /* nonzero: loss and gradient times T^2; default 0 */
+  kldiv_reduction reduction;     /* default KLDIV_REDUCTION_BATCHMEAN */
+  const int64_t* labels;         /* NULL (default) or one label per row */
+  int64_t ignore_index;          /* default -100 */
+  int num_threads;               /* 0 (default): the global setting */
+} kldiv_logits_options;
+void kldiv_logits_options_init(kldiv_logits_options* options);   /* the defaults above */
+
+/* p: the target's logits (teacher, base), q: the input's (student, candidate); same rows and cols.
+   out: rows values for NONE, else 1. */
+kldiv_status kldiv_logits_forward(const kldiv_rows* p, const kldiv_rows* q,
+                                  const kldiv_logits_options* options, double* out);
+/* The same, plus the gradient with respect to q's logits, written in q's dtype into grad_q (row r at
+   element r*grad_stride, grad_stride >= cols; grad_q may be q's own data with grad_stride == q->stride).
+   grad_output: rows values for NONE, else 1. */
+kldiv_status kldiv_logits_forward_backward(const kldiv_rows* p, const kldiv_rows* q,
+                                           const kldiv_logits_options* options, const double* grad_output,
+                                           double* out, void* grad_q, int64_t grad_stride);
+
 /* A static description of a status, e.g. "invalid shape". */
 const char* kldiv_status_string(kldiv_status status);
 

@@ -152,4 +152,7 @@ const char* version() noexcept;
 
 }  // namespace kldiv
 
+// KL and JSD from logits (after the declarations above, which it uses).
+#include "kldiv/logits.hpp"
+
 #endif  // KLDIV_KLDIV_HPP

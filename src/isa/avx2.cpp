@@ -2,11 +2,14 @@
 #define KLDIV_TARGET avx2
 #include "../kernels/simd_xsimd.hpp"
 #include "../kernels/loss.hpp"
+#include "../kernels/logits.hpp"
 
 namespace kldiv::detail {
 const KernelTable& avx2_kernels() {
   using A = xsimd::fma3<xsimd::avx2>;
-  static constexpr KernelTable table = avx2::make_table<xsimd::batch<float, A>, xsimd::batch<double, A>>("avx2");
+  using F = xsimd::batch<float, A>;
+  using D = xsimd::batch<double, A>;
+  static constexpr KernelTable table = avx2::add_logits<F, D>(avx2::make_table<F, D>("avx2"));
   return table;
 }
 }  // namespace kldiv::detail

@@ -3,10 +3,11 @@
 #define KLDIV_TARGET scalar
 #include "../kernels/simd_scalar.hpp"
 #include "../kernels/loss.hpp"
+#include "../kernels/logits.hpp"
 
 namespace kldiv::detail {
 const KernelTable& scalar_kernels() {
-  static constexpr KernelTable table = scalar::make_table<float, double>("scalar");
+  static constexpr KernelTable table = scalar::add_logits<float, double>(scalar::make_table<float, double>("scalar"));
   return table;
 }
 }  // namespace kldiv::detail

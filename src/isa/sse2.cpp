@@ -2,11 +2,14 @@
 #define KLDIV_TARGET sse2
 #include "../kernels/simd_xsimd.hpp"
 #include "../kernels/loss.hpp"
+#include "../kernels/logits.hpp"
 
 namespace kldiv::detail {
 const KernelTable& sse2_kernels() {
   using A = xsimd::sse2;
-  static constexpr KernelTable table = sse2::make_table<xsimd::batch<float, A>, xsimd::batch<double, A>>("sse2");
+  using F = xsimd::batch<float, A>;
+  using D = xsimd::batch<double, A>;
+  static constexpr KernelTable table = sse2::add_logits<F, D>(sse2::make_table<F, D>("sse2"));
   return table;
 }
 }  // namespace kldiv::detail

@@ -341,7 +341,7 @@ constexpr TypedKernels<value_t<V>> typed_kernels() noexcept {
 template <class Vf, class Vd>
 constexpr KernelTable make_table(const char* name) noexcept {
   return {name, typed_kernels<Vf>(), typed_kernels<Vd>(), loss_kernels<Vf, bf16>(), loss_kernels<Vf, f16>(),
-          half_conversions<Vf>()};
+          half_conversions<Vf>(), {}};  // logits: kernels/logits.hpp adds them
 }
 
 }  // namespace kldiv::detail::KLDIV_TARGET

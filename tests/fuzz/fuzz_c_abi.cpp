@@ -6,6 +6,7 @@
 //   log_target (any int), each pointer NULL or an exactly-sized heap buffer (so AddressSanitizer sees any
 //   read or write past it), and data from the input's raw bytes or a generator mixing NaN, inf, zeros,
 //   subnormals, negatives and huge values;
+// - the logits entry points (fuzz_logits.cpp, which states what it checks);
 // - kldiv_set_isa with NULL, known names, near misses and arbitrary strings; kldiv_set_num_threads with
 //   any int; kldiv_status_string with any int; kldiv_isa, kldiv_version, kldiv_last_error.
 //
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "c_calls.h"
+#include "fuzz_logits.hpp"
 #include "kldiv/kldiv.h"
 
 namespace {
@@ -459,10 +461,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   init();
   FuzzedDataProvider in(data, size);
   for (int ops = 0; ops < 6 && in.remaining_bytes() > 0; ++ops) {
-    switch (in.ConsumeIntegralInRange<int>(0, 7)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 9)) {
       case 0: fuzz_set_isa(in); break;
       case 1: fuzz_misc(in); break;
       case 2: case 3: case 4: fuzz_call<float>(in); break;
+      case 8: case 9: fuzz_logits(in); break;
       default: fuzz_call<double>(in); break;
     }
   }
