@@ -2,11 +2,15 @@
 #define KLDIV_TARGET neon
 #include "../kernels/simd_xsimd.hpp"
 #include "../kernels/loss.hpp"
+#include "../kernels/token_values.hpp"
 
 namespace kldiv::detail {
 const KernelTable& neon_kernels() {
   using A = xsimd::neon64;
-  static constexpr KernelTable table = neon::make_table<xsimd::batch<float, A>, xsimd::batch<double, A>>("neon");
+  using F = xsimd::batch<float, A>;
+  using D = xsimd::batch<double, A>;
+  static constexpr KernelTable table =
+      with_eval(neon::make_table<F, D>("neon"), neon::eval_kernels<F, D>());
   return table;
 }
 }  // namespace kldiv::detail

@@ -3,10 +3,12 @@
 #define KLDIV_TARGET scalar
 #include "../kernels/simd_scalar.hpp"
 #include "../kernels/loss.hpp"
+#include "../kernels/token_values.hpp"
 
 namespace kldiv::detail {
 const KernelTable& scalar_kernels() {
-  static constexpr KernelTable table = scalar::make_table<float, double>("scalar");
+  static constexpr KernelTable table =
+      with_eval(scalar::make_table<float, double>("scalar"), scalar::eval_kernels<float, double>());
   return table;
 }
 }  // namespace kldiv::detail

@@ -125,4 +125,14 @@ KLDIV_INLINE auto shifted_to_fp(xsimd::batch<U, A> b) noexcept {
   return xsimd::batch_cast<F>(from_bits<S>(b) >> Shift);
 }
 
+// size unsigned 16-bit integers (llama.cpp's codes) as the floats of a float vector, exactly.
+template <class V>
+KLDIV_INLINE V load_u16(const std::uint16_t* p) noexcept {
+  using T = typename V::value_type;
+  using A = typename V::arch_type;
+  alignas(64) std::int32_t wide[V::size];
+  for (std::size_t i = 0; i < V::size; ++i) wide[i] = p[i];  // vectorised into one zero extension
+  return xsimd::batch_cast<T>(xsimd::batch<std::int32_t, A>::load_aligned(wide));
+}
+
 }  // namespace kldiv::detail::KLDIV_TARGET
