@@ -10,14 +10,17 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 
 #include "../kernel_table.hpp"
 #include "../reduction.hpp"
+#include "loss.hpp"  // with_flag
 #include "math.hpp"
 
 namespace kldiv::detail::KLDIV_TARGET {
@@ -99,37 +102,48 @@ KLDIV_INLINE void for_groups(const Src& s, std::size_t n, F&& f) noexcept {
   if (g < n) group<Vf, true>(s, g, n, [&](const Vf* a) { f(g, a, std::true_type{}); });
 }
 
-// The first index of the largest raw value (NaN never wins), and that value.  Indices are floats,
-// exact below 2^24 (the callers' limit on the vocabulary).
-template <class Vf, class Src>
-std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
-  constexpr std::size_t W = traits<Vf>::size, K = kLanes / W;
-  Vf best[K], index[K];
-  bool first = true;
-  for_groups<Vf>(s, n, [&](std::size_t g, const Vf* a, auto) KLDIV_INLINE_LAMBDA {
+// The first index of the largest raw value (NaN never wins), group by group.  Indices are floats, exact
+// below 2^24 (the callers' limit on the vocabulary).
+template <class Vf>
+class ArgMax {
+ public:
+  static constexpr std::size_t W = traits<Vf>::size, K = kLanes / W;
+  KLDIV_INLINE void update(std::size_t g, const Vf* a) noexcept {
     for (std::size_t k = 0; k < K; ++k) {
       const Vf at = Vf(static_cast<float>(g + k * W)) + traits<Vf>::load(kIota);
-      if (first) {
-        best[k] = a[k];
-        index[k] = at;
+      if (g == 0) {
+        best_[k] = a[k];
+        index_[k] = at;
       } else {
-        const auto better = a[k] > best[k];
-        best[k] = vselect(better, a[k], best[k]);
-        index[k] = vselect(better, at, index[k]);
+        const auto better = a[k] > best_[k];
+        best_[k] = vselect(better, a[k], best_[k]);
+        index_[k] = vselect(better, at, index_[k]);
       }
     }
-    first = false;
-  });
-  float v[kLanes], ix[kLanes];
-  for (std::size_t k = 0; k < K; ++k) {
-    traits<Vf>::store(v + k * W, best[k]);
-    traits<Vf>::store(ix + k * W, index[k]);
   }
-  std::size_t j = 0;  // per lane the first of its maxima; across lanes the smallest index among equals
-  for (std::size_t l = 1; l < kLanes; ++l)
-    if (v[l] > v[j] || (v[l] == v[j] && ix[l] < ix[j])) j = l;
-  *max_out = v[j];
-  return static_cast<std::size_t>(ix[j]);
+  // Per lane the first of its maxima; across lanes the smallest index among equals.
+  std::size_t finish(float* max_out) const noexcept {
+    float v[kLanes], ix[kLanes];
+    for (std::size_t k = 0; k < K; ++k) {
+      traits<Vf>::store(v + k * W, best_[k]);
+      traits<Vf>::store(ix + k * W, index_[k]);
+    }
+    std::size_t j = 0;
+    for (std::size_t l = 1; l < kLanes; ++l)
+      if (v[l] > v[j] || (v[l] == v[j] && ix[l] < ix[j])) j = l;
+    *max_out = v[j];
+    return static_cast<std::size_t>(ix[j]);
+  }
+
+ private:
+  Vf best_[K], index_[K];
+};
+
+template <class Vf, class Src>
+std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
+  ArgMax<Vf> m;
+  for_groups<Vf>(s, n, [&](std::size_t g, const Vf* a, auto) KLDIV_INLINE_LAMBDA { m.update(g, a); });
+  return m.finish(max_out);
 }
 
 // Sums of exp((value_i - top) * scale[c]) for the two scales, lane by lane, as doubles.
@@ -163,20 +177,18 @@ void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C],
   }
 }
 
-// One divergence term per element, from log P and log Q (and the stored base value for the cut).
+// One divergence term per element, from log P, log Q, their exponentials (for the divergence's needs)
+// and the stored base value (for the cut).
 template <int Div, bool Cut, class Vd>
-KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd stored_p, double beta) noexcept {
+KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd p, Vd q, Vd stored_p, double beta) noexcept {
   const Vd zero(0);
   Vd t;
   if constexpr (Div == 0) {
-    const Vd p = vexp<true>(lp);
     t = vselect(p == zero, zero, p * (lp - lq));  // P_i = 0 adds 0, even where Q_i = 0
     if constexpr (Cut) t = vselect(stored_p > Vd(kCut), t, zero);
   } else if constexpr (Div == 1) {
-    const Vd q = vexp<true>(lq);
     t = vselect(q == zero, zero, q * (lq - lp));
   } else {
-    const Vd p = vexp<true>(lp), q = vexp<true>(lq);
     const Vd b(beta), c(1 - beta);
     const Vd lm = vlog(vfma(b, p, c * q));
     t = vselect(p == zero, zero, b * p * (lp - lm)) + vselect(q == zero, zero, c * q * (lq - lm));
@@ -185,24 +197,38 @@ KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd stored_p, double beta) noexcept {
   return t;
 }
 
-// The divergence over the row, with log P_i = value_i * inv_t - offset_p (and likewise for Q).
-template <class Vf, class Vd, int Div, bool Cut, class SrcP, class SrcQ>
+// The divergence over the row, with log P_i = value_i * inv_t - offset_p (and likewise for Q); with
+// ArgP (ArgQ), also P's (Q's) first argmax, in the same pass.
+template <class Vf, class Vd, int Div, bool Cut, bool ArgP, bool ArgQ, class SrcP, class SrcQ>
 double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, double off_p, double off_q,
-                  double beta) noexcept {
+                  double beta, std::size_t* argmax_p, std::size_t* argmax_q) noexcept {
   constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
   Vd acc[J];
   for (auto& v : acc) v = Vd(0);
+  ArgMax<Vf> max_p, max_q;
   std::size_t g = 0;
   const auto step = [&](auto tail) KLDIV_INLINE_LAMBDA {
     constexpr bool T = decltype(tail)::value;
     group<Vf, T>(sp, g, n, [&](const Vf* ap) KLDIV_INLINE_LAMBDA {
       group<Vf, T>(sq, g, n, [&](const Vf* aq) KLDIV_INLINE_LAMBDA {
+        if constexpr (ArgP) max_p.update(g, ap);
+        if constexpr (ArgQ) max_q.update(g, aq);
         for (std::size_t k = 0; k < kLanes / Wf; ++k) {
           const auto hp = widen(ap[k]), hq = widen(aq[k]);
-          for (std::size_t h = 0; h < hp.size(); ++h) {
-            const std::size_t j = k * hp.size() + h;
-            const Vd vp = sp.value(hp[h]), vq = sq.value(hq[h]);
-            Vd t = term<Div, Cut>(vfma(vp, Vd(inv_t), Vd(-off_p)), vfma(vq, Vd(inv_t), Vd(-off_q)), vp, beta);
+          constexpr std::size_t H = std::tuple_size_v<decltype(hp)>;
+          std::array<Vd, H> vp, lp, lq, p, q;
+          for (std::size_t h = 0; h < H; ++h) {
+            vp[h] = sp.value(hp[h]);
+            lp[h] = vfma(vp[h], Vd(inv_t), Vd(-off_p));
+            lq[h] = vfma(sq.value(hq[h]), Vd(inv_t), Vd(-off_q));
+          }
+          for (std::size_t h = 0; h < H; ++h) {
+            if constexpr (Div != 1) p[h] = vexp<true>(lp[h]);  // double: a float exp would cost 1e-5 of a
+            if constexpr (Div != 0) q[h] = vexp<true>(lq[h]);  // close pair's KL
+          }
+          for (std::size_t h = 0; h < H; ++h) {
+            const std::size_t j = k * H + h;
+            Vd t = term<Div, Cut>(lp[h], lq[h], p[h], q[h], vp[h], beta);
             if constexpr (T)
               t = vselect(Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n)), t,
                           Vd(0));
@@ -214,6 +240,9 @@ double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, d
   };
   for (; g + kLanes <= n; g += kLanes) step(std::false_type{});
   if (g < n) step(std::true_type{});
+  float unused;
+  if constexpr (ArgP) *argmax_p = max_p.finish(&unused);
+  if constexpr (ArgQ) *argmax_q = max_q.finish(&unused);
   double lanes[kLanes], zero[kLanes] = {};
   for (std::size_t j = 0; j < J; ++j) traits<Vd>::store(lanes + j * Wd, acc[j]);
   const Partial p = lanes_to_partial(lanes, zero);
@@ -233,22 +262,28 @@ struct Side {
   double log_token;
 };
 
+// A llama.cpp row at T = 1 needs no pass of its own: its argmax comes from the divergence's pass.
+template <class Src>
+bool deferred(const Src&, const TokenParams& a) noexcept {
+  return Src::is_codes && a.inv_temperature == 1;
+}
+
 template <class Vf, class Vd, class Src>
 Side side(const Src& s, const TokenParams& a) noexcept {
   Side r{};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if constexpr (Src::is_codes) {
+    r.log_token = a.token >= 0 ? s.value_at(static_cast<std::size_t>(a.token)) : nan;
+    if (deferred(s, a)) return r;  // as stored at T = 1
+  }
   float top_raw;
   r.argmax = first_argmax<Vf>(s, a.n, &top_raw);
   const double top = first_lane(s.value(Vd(static_cast<double>(top_raw))));
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  if constexpr (Src::is_codes) {
-    if (s.scale == 0) r.argmax = 0;  // every entry is equal
-    r.log_token = a.token >= 0 ? s.value_at(static_cast<std::size_t>(a.token)) : nan;
-    if (a.inv_temperature != 1) {  // as stored at T = 1; a softmax of value/T otherwise
-      const double scale[1] = {a.inv_temperature};
-      double sum[1];
-      exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
-      r.offset = top * a.inv_temperature + log_of<Vd>(sum[0]);
-    }
+  if constexpr (Src::is_codes) {  // a softmax of value/T
+    const double scale[1] = {a.inv_temperature};
+    double sum[1];
+    exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
+    r.offset = top * a.inv_temperature + log_of<Vd>(sum[0]);
   } else {
     double lse1;
     if (a.inv_temperature == 1 || a.token < 0) {
@@ -277,19 +312,33 @@ KLDIV_INLINE void with_source(const TokenSide& s, F&& f) {
     f(Logits<Vf>{s.logits});
 }
 
+template <class Vf, class Vd, int Div, bool Cut, bool ArgP, bool ArgQ, class SrcP, class SrcQ>
+double divergence_of(const SrcP& sp, const SrcQ& sq, const TokenParams& a, Side& ip, Side& iq) noexcept {
+  return divergence<Vf, Vd, Div, Cut, ArgP, ArgQ>(sp, sq, a.n, a.inv_temperature, ip.offset, iq.offset, a.beta,
+                                                  &ip.argmax, &iq.argmax);
+}
+
 template <class Vf, class Vd>
 void token_entry(const TokenSide& p, const TokenSide& q, const TokenParams& a, TokenValues* out) noexcept {
   with_source<Vf>(p, [&](const auto& sp) {
     with_source<Vf>(q, [&](const auto& sq) {
-      const Side ip = side<Vf, Vd>(sp, a), iq = side<Vf, Vd>(sq, a);
+      Side ip = side<Vf, Vd>(sp, a), iq = side<Vf, Vd>(sq, a);
       constexpr bool cut = std::decay_t<decltype(sp)>::is_codes;
       double d;
-      if (a.divergence == 0)
-        d = divergence<Vf, Vd, 0, cut>(sp, sq, a.n, a.inv_temperature, ip.offset, iq.offset, a.beta);
-      else if (a.divergence == 1)
-        d = divergence<Vf, Vd, 1, false>(sp, sq, a.n, a.inv_temperature, ip.offset, iq.offset, a.beta);
-      else
-        d = divergence<Vf, Vd, 2, false>(sp, sq, a.n, a.inv_temperature, ip.offset, iq.offset, a.beta);
+      with_flag(deferred(sp, a), [&](auto dp) {
+        with_flag(deferred(sq, a), [&](auto dq) {
+          if (a.divergence == 0)
+            d = divergence_of<Vf, Vd, 0, cut, dp, dq>(sp, sq, a, ip, iq);
+          else if (a.divergence == 1)
+            d = divergence_of<Vf, Vd, 1, false, dp, dq>(sp, sq, a, ip, iq);
+          else
+            d = divergence_of<Vf, Vd, 2, false, dp, dq>(sp, sq, a, ip, iq);
+        });
+      });
+      if constexpr (std::decay_t<decltype(sp)>::is_codes)
+        if (sp.scale == 0) ip.argmax = 0;  // every entry is equal
+      if constexpr (std::decay_t<decltype(sq)>::is_codes)
+        if (sq.scale == 0) iq.argmax = 0;
       out->divergence = d;
       out->same_top = ip.argmax == iq.argmax;
       out->log_p = ip.log_token;
