@@ -108,30 +108,39 @@ bool same_bits(const kldiv_eval_result& a, const kldiv_eval_result& b) {
 }  // namespace
 
 TEST_CASE("eval: per-token divergences match a long-double reference on every ISA") {
-  const Data d = make(3, 4099, 1e-3, 1);
-  const Data far = make(3, 4099, 1.0, 2);
+  // Small: the reference is software long double under qemu (aarch64), and does not depend on the ISA.
+  const Data near = make(2, 1031, 1e-3, 1), far = make(2, 1031, 1.0, 2);
+  struct Case {
+    const Data* data;
+    Divergence div;
+    double t;
+    int kinds;  // bit 0: the base as llama.cpp rows, bit 1: the candidate
+    std::int64_t row;
+    long double want;
+  };
+  const auto side = [](const Data& d, int kinds, bool base, std::int64_t row) {
+    const bool as_llama = kinds & (base ? 1 : 2);
+    return as_llama ? llama(d, base ? d.lp : d.lq, row, 1) : logits(d, base ? d.p : d.q, row, 1);
+  };
+  std::vector<Case> cases;
+  for (const Data* data : {&near, &far})
+    for (const Divergence div : {Divergence::kl, Divergence::reverse_kl, Divergence::jsd})
+      for (const double t : {1.0, 2.0})
+        for (int kinds = 0; kinds < 4; ++kinds)
+          for (std::int64_t row = 0; row < data->rows; ++row)
+            cases.push_back({data, div, t, kinds, row,
+                             reference(side(*data, kinds, true, row), side(*data, kinds, false, row), 0, data->vocab,
+                                       div, 0.3, t)});
   test::for_each_isa([&](const std::string&) {
-    for (const Data* data : {&d, &far})
-      for (const Divergence div : {Divergence::kl, Divergence::reverse_kl, Divergence::jsd})
-        for (const double t : {1.0, 2.0})
-          for (int kinds = 0; kinds < 4; ++kinds) {
-            const Rows p = kinds & 1 ? llama(*data, data->lp) : logits(*data, data->p);
-            const Rows q = kinds & 2 ? llama(*data, data->lq) : logits(*data, data->q);
-            for (std::int64_t i = 0; i < data->rows; ++i) {
-              Accumulator acc(data->vocab, {div, 0.3, t, 0});
-              Rows pi = p, qi = q;
-              pi.data = static_cast<const char*>(p.data) + i * p.stride * (kinds & 1 ? 2 : 4);
-              qi.data = static_cast<const char*>(q.data) + i * q.stride * (kinds & 2 ? 2 : 4);
-              pi.rows = qi.rows = 1;
-              acc.add(pi, qi);
-              const long double want = reference(p, q, i, data->vocab, div, 0.3, t);
-              const double got = acc.finish().divergence.mean;
-              CAPTURE(kinds);
-              CAPTURE(static_cast<int>(div));
-              CAPTURE(t);
-              CHECK(std::fabs(got - want) <= 1e-7L * std::fabs(want) + 1e-15L);
-            }
-          }
+    for (const Case& c : cases) {
+      Accumulator acc(c.data->vocab, {c.div, 0.3, c.t, 0});
+      acc.add(side(*c.data, c.kinds, true, c.row), side(*c.data, c.kinds, false, c.row));
+      const double got = acc.finish().divergence.mean;
+      CAPTURE(c.kinds);
+      CAPTURE(static_cast<int>(c.div));
+      CAPTURE(c.t);
+      CHECK(std::fabs(got - c.want) <= 1e-7L * std::fabs(c.want) + 1e-15L);
+    }
   });
 }
 
