@@ -304,6 +304,8 @@ Side side(const Src& s, const TokenParams& a) noexcept {
   return r;
 }
 
+// (The callers' lambdas are always inlined: an out-of-line one would be a weak symbol of the ISA object,
+// which .ci/consumers.sh rejects.)
 template <class Vf, class F>
 KLDIV_INLINE void with_source(const TokenSide& s, F&& f) {
   if (s.codes)
@@ -320,13 +322,13 @@ double divergence_of(const SrcP& sp, const SrcQ& sq, const TokenParams& a, Side&
 
 template <class Vf, class Vd>
 void token_entry(const TokenSide& p, const TokenSide& q, const TokenParams& a, TokenValues* out) noexcept {
-  with_source<Vf>(p, [&](const auto& sp) {
-    with_source<Vf>(q, [&](const auto& sq) {
+  with_source<Vf>(p, [&](const auto& sp) KLDIV_INLINE_LAMBDA {
+    with_source<Vf>(q, [&](const auto& sq) KLDIV_INLINE_LAMBDA {
       Side ip = side<Vf, Vd>(sp, a), iq = side<Vf, Vd>(sq, a);
       constexpr bool cut = std::decay_t<decltype(sp)>::is_codes;
       double d;
-      with_flag(deferred(sp, a), [&](auto dp) {
-        with_flag(deferred(sq, a), [&](auto dq) {
+      with_flag(deferred(sp, a), [&](auto dp) KLDIV_INLINE_LAMBDA {
+        with_flag(deferred(sq, a), [&](auto dq) KLDIV_INLINE_LAMBDA {
           if (a.divergence == 0)
             d = divergence_of<Vf, Vd, 0, cut, dp, dq>(sp, sq, a, ip, iq);
           else if (a.divergence == 1)
