@@ -7,6 +7,7 @@ function(kldiv_add_isa target name)
   set(obj kldiv_isa_${name})
   add_library(${obj} OBJECT ${PROJECT_SOURCE_DIR}/src/isa/${name}.cpp)
   target_link_libraries(${obj} PRIVATE xsimd)
+  target_include_directories(${obj} PRIVATE ${PROJECT_SOURCE_DIR}/include)  # the element types
   target_compile_features(${obj} PRIVATE cxx_std_17)
   set_target_properties(${obj} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   kldiv_strict_fp(${obj})
@@ -26,7 +27,7 @@ function(kldiv_add_isa_kernels target)
       list(APPEND avx512_flags -Wno-uninitialized)  # GCC 12 misreads the AVX-512 intrinsics' __Y
     endif()
     kldiv_add_isa(${target} avx512 ${avx512_flags})
-    kldiv_add_isa(${target} avx2 -mavx2 -mfma)
+    kldiv_add_isa(${target} avx2 -mavx2 -mfma -mf16c)  # every AVX2 CPU has F16C; dispatch checks
     kldiv_add_isa(${target} sse2 -msse2)
   elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
     kldiv_add_isa(${target} neon)

@@ -29,7 +29,9 @@ bool avx512_supported() {
   return cpu_ready() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
-bool avx2_supported() { return cpu_ready() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool avx2_supported() {
+  return cpu_ready() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
 bool sse2_supported() { return cpu_ready() && __builtin_cpu_supports("sse2"); }
 #endif
 bool always() { return true; }

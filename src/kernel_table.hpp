@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kldiv/dtype.hpp"
+
 namespace kldiv::detail {
 
 // Elements are summed in kLanes interleaved accumulators (element i of a block goes to lane i % kLanes),
@@ -38,6 +40,15 @@ struct TypedKernels {
   void (*exp)(const T* in, T* out, std::size_t n);
 };
 
+// out[i] = in[i] converted, i < n (src/kernels/half.hpp): the bits of the kernels' own loads and stores,
+// exposed for the scalar conversions of dtype.hpp and for the tests.
+struct HalfConversions {
+  void (*bf16_to_f32)(const bf16* in, float* out, std::size_t n);
+  void (*f32_to_bf16)(const float* in, bf16* out, std::size_t n);
+  void (*f16_to_f32)(const f16* in, float* out, std::size_t n);
+  void (*f32_to_f16)(const float* in, f16* out, std::size_t n);
+};
+
 // One side of a token for kldiv-eval's kernels (src/kernels/token_values.hpp): a llama.cpp row, whose
 // log p_i = scale*codes[i] + min_log_prob as stored, or float logits, which go through a log-softmax.
 struct TokenSide {
@@ -69,6 +80,7 @@ struct KernelTable {
   const char* name;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  HalfConversions half;
   EvalKernels eval{};
 };
 

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kldiv/dtype.hpp"
 #include "kldiv/eval_files.hpp"
 
 namespace kldiv::eval {
@@ -97,22 +98,7 @@ void NpyFile::done_with_rows(std::int64_t first, std::int64_t count) const noexc
 }
 
 void f16_to_f32(const std::uint16_t* in, std::size_t n, float* out) noexcept {
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t h = in[i], sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-    std::uint32_t bits;
-    if (exponent == 0x1f) {
-      bits = sign | 0x7f800000u | (mantissa << 13);
-    } else if (exponent != 0) {
-      bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-      bits = sign;
-    } else {  // subnormal: mantissa * 2^-24, exact in float
-      const float v = static_cast<float>(mantissa) * 0x1p-24f;
-      std::memcpy(&bits, &v, sizeof bits);
-      bits |= sign;
-    }
-    std::memcpy(out + i, &bits, sizeof bits);
-  }
+  for (std::size_t i = 0; i < n; ++i) out[i] = to_float(f16{in[i]});  // dtype.hpp's exact widening
 }
 
 }  // namespace kldiv::eval

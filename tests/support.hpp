@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -26,6 +27,14 @@ void for_each_isa(F&& f) {
 
 // The ISAs with FMA, which must agree bit for bit (sse2 has no FMA; README, "Bits").
 inline bool has_fma(const std::string& isa) { return isa != "sse2"; }
+
+// KLDIV_TEST_SWEEP_STEP=S subsamples the exhaustive sweeps by S for slow runs (qemu, sanitizers; see
+// test_math.cpp and test_half.cpp); 1 when unset or not a positive integer.
+inline std::uint32_t sweep_step() {
+  const char* env = std::getenv("KLDIV_TEST_SWEEP_STEP");
+  const long s = env ? std::strtol(env, nullptr, 10) : 1;
+  return s >= 1 && s <= 1000000 ? static_cast<std::uint32_t>(s) : 1;
+}
 
 // SplitMix64: the same stream on every platform and standard library.
 class Random {

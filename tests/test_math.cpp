@@ -11,7 +11,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -21,12 +20,7 @@
 
 namespace {
 
-// KLDIV_TEST_SWEEP_STEP, see above; 1 when unset or not a positive integer.
-std::uint32_t sweep_step() {
-  const char* env = std::getenv("KLDIV_TEST_SWEEP_STEP");
-  const long s = env ? std::strtol(env, nullptr, 10) : 1;
-  return s >= 1 && s <= 1000000 ? static_cast<std::uint32_t>(s) : 1;
-}
+using test::sweep_step;
 
 // ulps; measured maxima (README, "Accuracy"): float log 0.920, exp 1.009 (at subnormal results, which
 // round twice); double log 1.19 (1.27 on sse2, without FMA), exp 0.99.

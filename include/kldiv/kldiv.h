@@ -27,6 +27,15 @@ typedef enum kldiv_reduction {
   KLDIV_REDUCTION_BATCHMEAN = 3
 } kldiv_reduction;
 
+/* The element types.  BF16 (bfloat16) and F16 (IEEE binary16) are 16-bit storage types: widened to f32,
+   computed in f32 and rounded once to the type, to nearest even. */
+typedef enum kldiv_dtype {
+  KLDIV_DTYPE_F32 = 0,
+  KLDIV_DTYPE_F64 = 1,
+  KLDIV_DTYPE_BF16 = 2,
+  KLDIV_DTYPE_F16 = 3
+} kldiv_dtype;
+
 typedef enum kldiv_status {
   KLDIV_OK = 0,
   KLDIV_ERROR_NULL_POINTER = 1,

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "dtype.hpp"
+
 namespace kldiv {
 
 enum class Reduction : int { none = 0, mean = 1, sum = 2, batchmean = 3 };

@@ -15,6 +15,7 @@
 
 #include "../kernel_table.hpp"
 #include "../reduction.hpp"
+#include "half.hpp"
 #include "math.hpp"
 
 namespace kldiv::detail::KLDIV_TARGET {
@@ -352,7 +353,7 @@ constexpr TypedKernels<value_t<V>> typed_kernels() noexcept {
 
 template <class Vf, class Vd>
 constexpr KernelTable make_table(const char* name) noexcept {
-  return {name, typed_kernels<Vf>(), typed_kernels<Vd>()};
+  return {name, typed_kernels<Vf>(), typed_kernels<Vd>(), half_conversions<Vf>()};
 }
 
 }  // namespace kldiv::detail::KLDIV_TARGET

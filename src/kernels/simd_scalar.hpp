@@ -24,6 +24,10 @@ struct traits {
   static constexpr std::size_t size = 1;
   static V load(const V* p) noexcept { return *p; }
   static void store(V* p, V v) noexcept { *p = v; }
+  // A 16-bit value in the bits of a float, and back (the value < 2^16): the halves of half.hpp.
+  static bits_type load_u16(const std::uint16_t* p) noexcept { return *p; }
+  static void store_u16(std::uint16_t* p, bits_type v) noexcept { *p = static_cast<std::uint16_t>(v); }
+  static constexpr bool native_f16 = false;  // the portable form of half.hpp
 };
 
 // ::fma / ::fmaf are C functions, not C++ inline ones, so no weak symbol can be shared with an ISA file.

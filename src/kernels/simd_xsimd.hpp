@@ -26,7 +26,119 @@ struct traits<xsimd::batch<T, A>> {
   static constexpr std::size_t size = xsimd::batch<T, A>::size;
   static xsimd::batch<T, A> load(const T* p) noexcept { return xsimd::batch<T, A>::load_unaligned(p); }
   static void store(T* p, xsimd::batch<T, A> v) noexcept { v.store_unaligned(p); }
+  // size 16-bit values zero-extended into the 32-bit lanes of bits_type, and back (each lane < 2^16):
+  // the halves of half.hpp.  xsimd 8.1 has no widening loads, so each target spells its own.
+  static bits_type load_u16(const std::uint16_t* p) noexcept;
+  static void store_u16(std::uint16_t* p, bits_type v) noexcept;
+  // Whether the target converts f16 <-> float itself (AVX-512F, F16C), rounding to nearest even.
+  static constexpr bool native_f16 =
+#if defined(__AVX512F__)
+      std::is_same_v<A, xsimd::avx512f> ||
+#endif
+#if defined(__F16C__)
+      std::is_base_of_v<xsimd::avx, A> ||
+#endif
+      false;
+  static xsimd::batch<T, A> load_f16(const std::uint16_t* p) noexcept;
+  static void store_f16(std::uint16_t* p, xsimd::batch<T, A> v) noexcept;
 };
+
+template <class A>
+inline constexpr bool always_false = false;
+
+template <class T, class A>
+KLDIV_INLINE auto traits<xsimd::batch<T, A>>::load_u16(const std::uint16_t* p) noexcept -> bits_type {
+  static_assert(sizeof(T) == 4);
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+    return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_base_of_v<xsimd::avx2, A>) {
+    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else
+#endif
+#if defined(__SSE2__)
+  if constexpr (std::is_base_of_v<xsimd::sse2, A> && !std::is_base_of_v<xsimd::avx, A>) {
+    return _mm_unpacklo_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_setzero_si128());
+  } else
+#endif
+#if defined(__aarch64__)
+  if constexpr (std::is_same_v<A, xsimd::neon64>) {
+    return vmovl_u16(vld1_u16(p));
+  } else
+#endif
+  {
+    static_assert(always_false<A>, "load_u16() has no widening load for this target");
+  }
+}
+
+template <class T, class A>
+KLDIV_INLINE void traits<xsimd::batch<T, A>>::store_u16(std::uint16_t* p, bits_type v) noexcept {
+  static_assert(sizeof(T) == 4);
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(v));
+  } else
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_base_of_v<xsimd::avx2, A>) {
+    const __m256i w = v;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                     _mm_packus_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+  } else
+#endif
+#if defined(__SSE2__)
+  if constexpr (std::is_base_of_v<xsimd::sse2, A> && !std::is_base_of_v<xsimd::avx, A>) {
+    // SSE2 packs only with signed saturation: sign-extend the low 16 bits first, which packs them as is.
+    const __m128i s = _mm_srai_epi32(_mm_slli_epi32(v, 16), 16);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi32(s, s));
+  } else
+#endif
+#if defined(__aarch64__)
+  if constexpr (std::is_same_v<A, xsimd::neon64>) {
+    vst1_u16(p, vmovn_u32(v));
+  } else
+#endif
+  {
+    static_assert(always_false<A>, "store_u16() has no narrowing store for this target");
+  }
+}
+
+template <class T, class A>
+KLDIV_INLINE auto traits<xsimd::batch<T, A>>::load_f16([[maybe_unused]] const std::uint16_t* p) noexcept -> xsimd::batch<T, A> {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else
+#endif
+#if defined(__F16C__)
+  if constexpr (std::is_base_of_v<xsimd::avx, A>) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else
+#endif
+  {
+    static_assert(always_false<A>, "load_f16() needs native_f16");
+  }
+}
+
+template <class T, class A>
+KLDIV_INLINE void traits<xsimd::batch<T, A>>::store_f16([[maybe_unused]] std::uint16_t* p, [[maybe_unused]] xsimd::batch<T, A> v) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  } else
+#endif
+#if defined(__F16C__)
+  if constexpr (std::is_base_of_v<xsimd::avx, A>) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  } else
+#endif
+  {
+    static_assert(always_false<A>, "store_f16() needs native_f16");
+  }
+}
 
 // A fused multiply-add on every target that has one: xsimd 8.1 fuses only for fma3<> and NEON tags, so
 // AVX-512 gets it by hand.  SSE2 has no FMA; its results may differ in the last bit (README, "Bits").
@@ -51,9 +163,6 @@ inline constexpr bool fused<xsimd::batch<T, xsimd::sse2>> = false;
 
 // The lanes of a float vector as doubles, in order: [0, S/2) then [S/2, S).  xsimd 8.1 has no
 // widening conversion, so each target spells its own.
-template <class A>
-inline constexpr bool always_false = false;
-
 template <class A>
 KLDIV_INLINE std::array<xsimd::batch<double, A>, 2> widen(xsimd::batch<float, A> v) noexcept {
 #if defined(__AVX512F__)
