@@ -98,6 +98,33 @@ struct HalfConversions {
   void (*f32_to_f16)(const float* in, f16* out, std::size_t n);
 };
 
+// One side of a token for kldiv-eval's kernels (src/kernels/token_values.hpp): a llama.cpp row, whose
+// log p_i = scale*codes[i] + min_log_prob as stored, or float logits, which go through a log-softmax.
+struct TokenSide {
+  const std::uint16_t* codes;  // null for logits
+  const float* logits;         // null for codes
+  double scale, min_log_prob;
+};
+
+struct TokenParams {
+  std::size_t n;           // the vocabulary
+  int divergence;          // 0 KL(P||Q), 1 KL(Q||P), 2 JSD with beta
+  double beta;
+  double inv_temperature;  // 1/T, for the divergence only
+  std::int64_t token;      // the correct next token, or -1
+};
+
+struct TokenValues {
+  double divergence;
+  double log_p, log_q;  // of the correct token at T = 1 (NaN without one)
+  double delta_p;       // q(token) - p(token)
+  bool same_top;        // the first argmaxes agree
+};
+
+struct EvalKernels {
+  void (*token)(const TokenSide& p, const TokenSide& q, const TokenParams& params, TokenValues* out);
+};
+
 struct KernelTable {
   const char* name;
   TypedKernels<float> f32;
@@ -106,7 +133,14 @@ struct KernelTable {
   LossKernels<f16, float> kernels_f16;
   HalfConversions half;
   LogitsKernels logits[kStorageTypes][kStorageTypes];  // [p's type][q's type]; null where not supported
+  EvalKernels eval{};
 };
+
+// A kernel table with kldiv-eval's kernels added (the ISA files compose the families this way).
+constexpr KernelTable with_eval(KernelTable table, EvalKernels eval) noexcept {
+  table.eval = eval;
+  return table;
+}
 
 // One per ISA compiled in (see src/isa/); dispatch.cpp picks among them.
 const KernelTable& avx512_kernels();

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools/install_missing.sh cmake make g++ pkg-config libxsimd-dev xtl-dev doctest-dev
+tools/install_missing.sh cmake make g++ pkg-config libxsimd-dev xtl-dev doctest-dev python3 python3-numpy
 
 start=$SECONDS
 build=${KLDIV_BUILD_DIR:-build}

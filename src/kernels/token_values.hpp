@@ -1,0 +1,360 @@
+// kldiv-eval's per-token values (include/kldiv/eval.hpp), written once over the vector vocabulary and
+// instantiated per ISA by the files in src/isa/.
+//
+// A token compares two rows of the vocabulary: the base's P and the candidate's Q, each a llama.cpp row
+// (log p_i = scale*code_i + min_log_prob as stored, no renormalisation) or float logits (a full
+// log-softmax).  Everything past the loads is double: a code times a float scale is exact in double, so
+// the differences log P_i - log Q_i of close models do not cancel into float noise.  Element i of each
+// group of kLanes goes to accumulator lane i, on every ISA, and the lanes are summed in reduction.cpp's
+// fixed tree: a token's values have the same bits on every FMA target and thread count.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <tuple>
+#include <type_traits>
+
+#include "../kernel_table.hpp"
+#include "../reduction.hpp"
+#include "loss.hpp"  // with_flag
+#include "math.hpp"
+
+namespace kldiv::detail::KLDIV_TARGET {
+namespace token {
+
+inline constexpr float kIota[kLanes] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+inline constexpr double kIotaD[kLanes] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+// llama.cpp's cut: for KL, a base entry whose stored log p is at most this counts as probability 0.
+inline constexpr double kCut = -16.0;
+
+template <class V>
+KLDIV_INLINE value_t<V> first_lane(V v) noexcept {
+  value_t<V> b[traits<V>::size];
+  traits<V>::store(b, v);
+  return b[0];
+}
+
+// A llama.cpp row: its codes as floats, dequantized in double.
+template <class Vf>
+struct Codes {
+  const std::uint16_t* p;
+  double scale, min_log_prob;
+  static constexpr bool is_codes = true;
+  KLDIV_INLINE Vf load(std::size_t i) const noexcept { return load_u16<Vf>(p + i); }
+  // k < size elements, padded with code 0, the smallest.
+  KLDIV_INLINE Vf load_part(std::size_t i, std::size_t k) const noexcept {
+    std::uint16_t b[traits<Vf>::size] = {};
+    std::memcpy(b, p + i, k * sizeof *b);
+    return load_u16<Vf>(b);
+  }
+  template <class Vd>
+  KLDIV_INLINE Vd value(Vd c) const noexcept {
+    return vfma(Vd(scale), c, Vd(min_log_prob));
+  }
+  double value_at(std::size_t i) const noexcept { return scale * p[i] + min_log_prob; }  // exact product
+};
+
+// Float logits.
+template <class Vf>
+struct Logits {
+  const float* p;
+  static constexpr bool is_codes = false;
+  KLDIV_INLINE Vf load(std::size_t i) const noexcept { return traits<Vf>::load(p + i); }
+  // k < size elements, padded with -inf, which never wins an argmax.
+  KLDIV_INLINE Vf load_part(std::size_t i, std::size_t k) const noexcept {
+    float b[traits<Vf>::size];
+    std::fill(b, b + traits<Vf>::size, -std::numeric_limits<float>::infinity());
+    std::memcpy(b, p + i, k * sizeof *b);
+    return traits<Vf>::load(b);
+  }
+  template <class Vd>
+  KLDIV_INLINE Vd value(Vd x) const noexcept {
+    return x;
+  }
+  double value_at(std::size_t i) const noexcept { return p[i]; }
+};
+
+// Calls f(group, a) for every group of kLanes elements, a[k] the k-th float vector of raw values; in the
+// last, partial group (Tail), missing elements are the source's padding.
+template <class Vf, bool Tail, class Src, class F>
+KLDIV_INLINE void group(const Src& s, std::size_t g, std::size_t n, F&& f) noexcept {
+  constexpr std::size_t W = traits<Vf>::size, K = kLanes / W;
+  Vf a[K];
+  for (std::size_t k = 0; k < K; ++k) {
+    const std::size_t i = g + k * W;
+    if constexpr (Tail)
+      a[k] = i + W <= n ? s.load(i) : s.load_part(i, i < n ? n - i : 0);
+    else
+      a[k] = s.load(i);
+  }
+  f(a);
+}
+
+template <class Vf, class Src, class F>
+KLDIV_INLINE void for_groups(const Src& s, std::size_t n, F&& f) noexcept {
+  std::size_t g = 0;
+  for (; g + kLanes <= n; g += kLanes) group<Vf, false>(s, g, n, [&](const Vf* a) { f(g, a, std::false_type{}); });
+  if (g < n) group<Vf, true>(s, g, n, [&](const Vf* a) { f(g, a, std::true_type{}); });
+}
+
+// The first index of the largest raw value (NaN never wins), group by group.  Indices are floats, exact
+// below 2^24 (the callers' limit on the vocabulary).
+template <class Vf>
+class ArgMax {
+ public:
+  static constexpr std::size_t W = traits<Vf>::size, K = kLanes / W;
+  KLDIV_INLINE void update(std::size_t g, const Vf* a) noexcept {
+    for (std::size_t k = 0; k < K; ++k) {
+      const Vf at = Vf(static_cast<float>(g + k * W)) + traits<Vf>::load(kIota);
+      if (g == 0) {
+        best_[k] = a[k];
+        index_[k] = at;
+      } else {
+        const auto better = a[k] > best_[k];
+        best_[k] = vselect(better, a[k], best_[k]);
+        index_[k] = vselect(better, at, index_[k]);
+      }
+    }
+  }
+  // Per lane the first of its maxima; across lanes the smallest index among equals.
+  std::size_t finish(float* max_out) const noexcept {
+    float v[kLanes], ix[kLanes];
+    for (std::size_t k = 0; k < K; ++k) {
+      traits<Vf>::store(v + k * W, best_[k]);
+      traits<Vf>::store(ix + k * W, index_[k]);
+    }
+    std::size_t j = 0;
+    for (std::size_t l = 1; l < kLanes; ++l)
+      if (v[l] > v[j] || (v[l] == v[j] && ix[l] < ix[j])) j = l;
+    *max_out = v[j];
+    return static_cast<std::size_t>(ix[j]);
+  }
+
+ private:
+  Vf best_[K], index_[K];
+};
+
+template <class Vf, class Src>
+std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
+  ArgMax<Vf> m;
+  for_groups<Vf>(s, n, [&](std::size_t g, const Vf* a, auto) KLDIV_INLINE_LAMBDA { m.update(g, a); });
+  return m.finish(max_out);
+}
+
+// Sums of exp((value_i - top) * scale[c]) for the two scales, lane by lane, as doubles.
+template <class Vf, class Vd, std::size_t C, class Src>
+void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C], double (&sum)[C]) noexcept {
+  constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
+  Vd acc[C][J];
+  for (auto& a : acc)
+    for (auto& v : a) v = Vd(0);
+  for_groups<Vf>(s, n, [&](std::size_t g, const Vf* a, auto tail) KLDIV_INLINE_LAMBDA {
+    for (std::size_t k = 0; k < kLanes / Wf; ++k) {
+      const auto halves = widen(a[k]);
+      for (std::size_t h = 0; h < halves.size(); ++h) {
+        const std::size_t j = k * halves.size() + h;
+        const Vd d = s.value(halves[h]) - Vd(top);
+        for (std::size_t c = 0; c < C; ++c) {
+          Vd e = vexp<true>(d * Vd(scale[c]));
+          if constexpr (decltype(tail)::value)
+            e = vselect(Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n)), e,
+                        Vd(0));
+          acc[c][j] = acc[c][j] + e;
+        }
+      }
+    }
+  });
+  for (std::size_t c = 0; c < C; ++c) {
+    double lanes[kLanes], zero[kLanes] = {};
+    for (std::size_t j = 0; j < J; ++j) traits<Vd>::store(lanes + j * Wd, acc[c][j]);
+    const Partial p = lanes_to_partial(lanes, zero);
+    sum[c] = p.hi + p.lo;
+  }
+}
+
+// One divergence term per element, from log P, log Q, their exponentials (for the divergence's needs)
+// and the stored base value (for the cut).
+template <int Div, bool Cut, class Vd>
+KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd p, Vd q, Vd stored_p, double beta) noexcept {
+  const Vd zero(0);
+  Vd t;
+  if constexpr (Div == 0) {
+    t = vselect(p == zero, zero, p * (lp - lq));  // P_i = 0 adds 0, even where Q_i = 0
+    if constexpr (Cut) t = vselect(stored_p > Vd(kCut), t, zero);
+  } else if constexpr (Div == 1) {
+    t = vselect(q == zero, zero, q * (lq - lp));
+  } else {
+    const Vd b(beta), c(1 - beta);
+    const Vd lm = vlog(vfma(b, p, c * q));
+    t = vselect(p == zero, zero, b * p * (lp - lm)) + vselect(q == zero, zero, c * q * (lq - lm));
+    t = vselect(lp == lq, zero, t);  // M_i = P_i = Q_i: exactly 0, which m's rounding would miss
+  }
+  return t;
+}
+
+// The divergence over the row, with log P_i = value_i * inv_t - offset_p (and likewise for Q); with
+// ArgP (ArgQ), also P's (Q's) first argmax, in the same pass.
+template <class Vf, class Vd, int Div, bool Cut, bool ArgP, bool ArgQ, class SrcP, class SrcQ>
+double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, double off_p, double off_q,
+                  double beta, std::size_t* argmax_p, std::size_t* argmax_q) noexcept {
+  constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
+  Vd acc[J];
+  for (auto& v : acc) v = Vd(0);
+  ArgMax<Vf> max_p, max_q;
+  std::size_t g = 0;
+  const auto step = [&](auto tail) KLDIV_INLINE_LAMBDA {
+    constexpr bool T = decltype(tail)::value;
+    group<Vf, T>(sp, g, n, [&](const Vf* ap) KLDIV_INLINE_LAMBDA {
+      group<Vf, T>(sq, g, n, [&](const Vf* aq) KLDIV_INLINE_LAMBDA {
+        if constexpr (ArgP) max_p.update(g, ap);
+        if constexpr (ArgQ) max_q.update(g, aq);
+        for (std::size_t k = 0; k < kLanes / Wf; ++k) {
+          const auto hp = widen(ap[k]), hq = widen(aq[k]);
+          constexpr std::size_t H = std::tuple_size_v<decltype(hp)>;
+          std::array<Vd, H> vp, lp, lq, p, q;
+          for (std::size_t h = 0; h < H; ++h) {
+            vp[h] = sp.value(hp[h]);
+            lp[h] = vfma(vp[h], Vd(inv_t), Vd(-off_p));
+            lq[h] = vfma(sq.value(hq[h]), Vd(inv_t), Vd(-off_q));
+          }
+          for (std::size_t h = 0; h < H; ++h) {
+            if constexpr (Div != 1) p[h] = vexp<true>(lp[h]);  // double: a float exp would cost 1e-5 of a
+            if constexpr (Div != 0) q[h] = vexp<true>(lq[h]);  // close pair's KL
+          }
+          for (std::size_t h = 0; h < H; ++h) {
+            const std::size_t j = k * H + h;
+            Vd t = term<Div, Cut>(lp[h], lq[h], p[h], q[h], vp[h], beta);
+            if constexpr (T)
+              t = vselect(Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n)), t,
+                          Vd(0));
+            acc[j] = acc[j] + t;
+          }
+        }
+      });
+    });
+  };
+  for (; g + kLanes <= n; g += kLanes) step(std::false_type{});
+  if (g < n) step(std::true_type{});
+  float unused;
+  if constexpr (ArgP) *argmax_p = max_p.finish(&unused);
+  if constexpr (ArgQ) *argmax_q = max_q.finish(&unused);
+  double lanes[kLanes], zero[kLanes] = {};
+  for (std::size_t j = 0; j < J; ++j) traits<Vd>::store(lanes + j * Wd, acc[j]);
+  const Partial p = lanes_to_partial(lanes, zero);
+  return p.hi + p.lo;
+}
+
+template <class Vd>
+KLDIV_INLINE double log_of(double x) noexcept {
+  return first_lane(vlog(Vd(x)));
+}
+
+// What a token needs of one side: its first argmax (at T = 1), the offset of log P at the divergence's
+// temperature, and the correct token's log-probability at T = 1.
+struct Side {
+  std::size_t argmax;
+  double offset;
+  double log_token;
+};
+
+// A llama.cpp row at T = 1 needs no pass of its own: its argmax comes from the divergence's pass.
+template <class Src>
+bool deferred(const Src&, const TokenParams& a) noexcept {
+  return Src::is_codes && a.inv_temperature == 1;
+}
+
+template <class Vf, class Vd, class Src>
+Side side(const Src& s, const TokenParams& a) noexcept {
+  Side r{};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if constexpr (Src::is_codes) {
+    r.log_token = a.token >= 0 ? s.value_at(static_cast<std::size_t>(a.token)) : nan;
+    if (deferred(s, a)) return r;  // as stored at T = 1
+  }
+  float top_raw;
+  r.argmax = first_argmax<Vf>(s, a.n, &top_raw);
+  const double top = first_lane(s.value(Vd(static_cast<double>(top_raw))));
+  if constexpr (Src::is_codes) {  // a softmax of value/T
+    const double scale[1] = {a.inv_temperature};
+    double sum[1];
+    exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
+    r.offset = top * a.inv_temperature + log_of<Vd>(sum[0]);
+  } else {
+    double lse1;
+    if (a.inv_temperature == 1 || a.token < 0) {
+      const double scale[1] = {a.inv_temperature};
+      double sum[1];
+      exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
+      r.offset = top * a.inv_temperature + log_of<Vd>(sum[0]);
+      lse1 = r.offset;
+    } else {
+      const double scale[2] = {1.0, a.inv_temperature};
+      double sum[2];
+      exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
+      lse1 = top + log_of<Vd>(sum[0]);
+      r.offset = top * a.inv_temperature + log_of<Vd>(sum[1]);
+    }
+    r.log_token = a.token >= 0 ? s.value_at(static_cast<std::size_t>(a.token)) - lse1 : nan;
+  }
+  return r;
+}
+
+// (The callers' lambdas are always inlined: an out-of-line one would be a weak symbol of the ISA object,
+// which .ci/consumers.sh rejects.)
+template <class Vf, class F>
+KLDIV_INLINE void with_source(const TokenSide& s, F&& f) {
+  if (s.codes)
+    f(Codes<Vf>{s.codes, s.scale, s.min_log_prob});
+  else
+    f(Logits<Vf>{s.logits});
+}
+
+template <class Vf, class Vd, int Div, bool Cut, bool ArgP, bool ArgQ, class SrcP, class SrcQ>
+double divergence_of(const SrcP& sp, const SrcQ& sq, const TokenParams& a, Side& ip, Side& iq) noexcept {
+  return divergence<Vf, Vd, Div, Cut, ArgP, ArgQ>(sp, sq, a.n, a.inv_temperature, ip.offset, iq.offset, a.beta,
+                                                  &ip.argmax, &iq.argmax);
+}
+
+template <class Vf, class Vd>
+void token_entry(const TokenSide& p, const TokenSide& q, const TokenParams& a, TokenValues* out) noexcept {
+  with_source<Vf>(p, [&](const auto& sp) KLDIV_INLINE_LAMBDA {
+    with_source<Vf>(q, [&](const auto& sq) KLDIV_INLINE_LAMBDA {
+      Side ip = side<Vf, Vd>(sp, a), iq = side<Vf, Vd>(sq, a);
+      constexpr bool cut = std::decay_t<decltype(sp)>::is_codes;
+      double d;
+      with_flag(deferred(sp, a), [&](auto dp) KLDIV_INLINE_LAMBDA {
+        with_flag(deferred(sq, a), [&](auto dq) KLDIV_INLINE_LAMBDA {
+          if (a.divergence == 0)
+            d = divergence_of<Vf, Vd, 0, cut, dp, dq>(sp, sq, a, ip, iq);
+          else if (a.divergence == 1)
+            d = divergence_of<Vf, Vd, 1, false, dp, dq>(sp, sq, a, ip, iq);
+          else
+            d = divergence_of<Vf, Vd, 2, false, dp, dq>(sp, sq, a, ip, iq);
+        });
+      });
+      if constexpr (std::decay_t<decltype(sp)>::is_codes)
+        if (sp.scale == 0) ip.argmax = 0;  // every entry is equal
+      if constexpr (std::decay_t<decltype(sq)>::is_codes)
+        if (sq.scale == 0) iq.argmax = 0;
+      out->divergence = d;
+      out->same_top = ip.argmax == iq.argmax;
+      out->log_p = ip.log_token;
+      out->log_q = iq.log_token;
+      out->delta_p = first_lane(vexp<true>(Vd(iq.log_token))) - first_lane(vexp<true>(Vd(ip.log_token)));
+    });
+  });
+}
+
+}  // namespace token
+
+template <class Vf, class Vd>
+constexpr EvalKernels eval_kernels() noexcept {
+  return {&token::token_entry<Vf, Vd>};
+}
+
+}  // namespace kldiv::detail::KLDIV_TARGET
