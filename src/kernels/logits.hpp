@@ -81,7 +81,7 @@ KLDIV_INLINE V log1p_minus(V y) noexcept {
   static constexpr T c[] = {T(1) / 3, T(1) / 5, T(1) / 7, T(1) / 9, T(1) / 11, T(1) / 13,
                             T(1) / 15, T(1) / 17, T(1) / 19, T(1) / 21, T(1) / 23, T(1) / 25};
   const V den = V(2) + y;
-  const V z = y / den, z2 = z * z;
+  const V z = vdiv(y, den), z2 = z * z;
   V series;
   if constexpr (std::is_same_v<T, float>) {
     static constexpr T cf[] = {c[0], c[1], c[2], c[3], c[4], c[5]};
@@ -89,7 +89,7 @@ KLDIV_INLINE V log1p_minus(V y) noexcept {
   } else {
     series = horner(z2, c);
   }
-  return V(2) * (z * z2) * series - (y * y) / den;
+  return V(2) * (z * z2) * series - vdiv(y * y, den);
 }
 
 inline constexpr double kNear = 0.5;  // |u| or |r| up to this takes the series

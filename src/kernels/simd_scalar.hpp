@@ -35,6 +35,11 @@ KLDIV_INLINE float vfma(float a, float b, float c) noexcept { return ::fmaf(a, b
 KLDIV_INLINE double vfma(double a, double b, double c) noexcept { return ::fma(a, b, c); }
 
 template <class T>
+KLDIV_INLINE T vdiv(T a, T b) noexcept {
+  return a / b;
+}
+
+template <class T>
 KLDIV_INLINE T vselect(bool m, T a, T b) noexcept {
   return m ? a : b;
 }

@@ -185,6 +185,16 @@ KLDIV_INLINE std::array<xsimd::batch<double, A>, 2> widen(xsimd::batch<float, A>
   }
 }
 
+// a / b, correctly rounded on every target: xsimd 8.1 divides NEON floats by a reciprocal estimate and
+// Newton steps, which would give NEON other bits than the FMA targets.
+template <class T, class A>
+KLDIV_INLINE xsimd::batch<T, A> vdiv(xsimd::batch<T, A> a, xsimd::batch<T, A> b) noexcept {
+#if defined(__aarch64__)
+  if constexpr (std::is_same_v<A, xsimd::neon64> && std::is_same_v<T, float>) return vdivq_f32(a, b);
+#endif
+  return a / b;
+}
+
 template <class T, class A>
 KLDIV_INLINE xsimd::batch<T, A> vselect(xsimd::batch_bool<T, A> m, xsimd::batch<T, A> a, xsimd::batch<T, A> b) noexcept {
   return xsimd::select(m, a, b);
