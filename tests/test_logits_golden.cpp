@@ -207,7 +207,9 @@ void check_case(const GoldenCase& c, std::int64_t extra_stride) {
     for (std::int64_t i = 0; i < c.rows * c.cols; ++i) sum += at(i), sq += at(i) * at(i), sum_abs += std::fabs(at(i));
     CHECK(std::fabs(sum - c.grad_sum) <= 1e-5 * sum_abs);
     CHECK(close(sq, c.grad_sq, 0, false));
-    for (const auto& [i, v] : c.samples) {
+    for (const auto& sample : c.samples) {
+      const auto i = sample.first;  // no structured binding: Clang 14 cannot capture one (CAPTURE)
+      const auto v = sample.second;
       CAPTURE(i);
       CHECK_MESSAGE(close(at(i), v, gmax, f64), at(i), " vs ", v);
     }
