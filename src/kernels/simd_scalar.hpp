@@ -76,10 +76,4 @@ KLDIV_INLINE auto shifted_to_fp(U b) noexcept {
   return static_cast<F>(static_cast<std::make_signed_t<U>>(b) >> Shift);
 }
 
-// An unsigned 16-bit integer (a llama.cpp code) as a float, exactly.
-template <class V>
-KLDIV_INLINE V load_u16(const std::uint16_t* p) noexcept {
-  return static_cast<V>(*p);
-}
-
 }  // namespace kldiv::detail::KLDIV_TARGET

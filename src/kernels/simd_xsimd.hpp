@@ -238,35 +238,4 @@ KLDIV_INLINE auto shifted_to_fp(xsimd::batch<U, A> b) noexcept {
   return xsimd::batch_cast<F>(from_bits<S>(b) >> Shift);
 }
 
-// V::size unsigned 16-bit integers (llama.cpp's codes) as the floats of a float vector V, exactly: one
-// zero-extending load and one conversion per target.
-template <class V>
-KLDIV_INLINE V load_u16(const std::uint16_t* p) noexcept {
-  using A = typename V::arch_type;
-#if defined(__AVX512F__)
-  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
-  } else
-#endif
-#if defined(__AVX2__)
-  if constexpr (std::is_base_of_v<xsimd::avx, A>) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-  } else
-#endif
-#if defined(__SSE2__)
-  if constexpr (std::is_base_of_v<xsimd::sse2, A>) {
-    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    return _mm_cvtepi32_ps(_mm_unpacklo_epi16(v, _mm_setzero_si128()));
-  } else
-#endif
-#if defined(__aarch64__)
-  if constexpr (std::is_same_v<A, xsimd::neon64>) {
-    return vcvtq_f32_u32(vmovl_u16(vld1_u16(p)));
-  } else
-#endif
-  {
-    static_assert(always_false<A>, "load_u16() has no load for this target");
-  }
-}
-
 }  // namespace kldiv::detail::KLDIV_TARGET

@@ -45,12 +45,14 @@ struct Codes {
   const std::uint16_t* p;
   double scale, min_log_prob;
   static constexpr bool is_codes = true;
-  KLDIV_INLINE Vf load(std::size_t i) const noexcept { return load_u16<Vf>(p + i); }
+  // The codes, below 2^16, convert exactly through the vocabulary's widening load.
+  static KLDIV_INLINE Vf load_codes(const std::uint16_t* c) noexcept { return shifted_to_fp<0>(traits<Vf>::load_u16(c)); }
+  KLDIV_INLINE Vf load(std::size_t i) const noexcept { return load_codes(p + i); }
   // k < size elements, padded with code 0, the smallest.
   KLDIV_INLINE Vf load_part(std::size_t i, std::size_t k) const noexcept {
     std::uint16_t b[traits<Vf>::size] = {};
     std::memcpy(b, p + i, k * sizeof *b);
-    return load_u16<Vf>(b);
+    return load_codes(b);
   }
   template <class Vd>
   KLDIV_INLINE Vd value(Vd c) const noexcept {
