@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <ios>
 #include <string>
@@ -57,15 +58,32 @@ struct Format {
 };
 const Format kBf16{"bf16", 8, 7}, kF16{"f16", 5, 10};
 
-using Widen = void (*)(const std::uint16_t*, float*, std::size_t);
-using Narrow = void (*)(const float*, std::uint16_t*, std::size_t);
+using Widen = std::function<void(const std::uint16_t*, float*, std::size_t)>;
+using Narrow = std::function<void(const float*, std::uint16_t*, std::size_t)>;
 
-// The kernel table's conversions, on 16-bit arrays.
+// The kernel table's conversions, on 16-bit arrays.  The halves are copied to and from arrays of their
+// own type, since calling a conversion through a pointer of another type is undefined (UBSan: function).
+template <typename H>
+Widen widen_through(void (*convert)(const H*, float*, std::size_t)) {
+  return [convert](const std::uint16_t* in, float* out, std::size_t n) {
+    std::vector<H> halves(n);
+    std::memcpy(halves.data(), in, 2 * n);
+    convert(halves.data(), out, n);
+  };
+}
+template <typename H>
+Narrow narrow_through(void (*convert)(const float*, H*, std::size_t)) {
+  return [convert](const float* in, std::uint16_t* out, std::size_t n) {
+    std::vector<H> halves(n);
+    convert(in, halves.data(), n);
+    std::memcpy(out, halves.data(), 2 * n);
+  };
+}
 Widen widen_of(const kldiv::detail::HalfConversions& h, const Format& f) {
-  return &f == &kBf16 ? reinterpret_cast<Widen>(h.bf16_to_f32) : reinterpret_cast<Widen>(h.f16_to_f32);
+  return &f == &kBf16 ? widen_through(h.bf16_to_f32) : widen_through(h.f16_to_f32);
 }
 Narrow narrow_of(const kldiv::detail::HalfConversions& h, const Format& f) {
-  return &f == &kBf16 ? reinterpret_cast<Narrow>(h.f32_to_bf16) : reinterpret_cast<Narrow>(h.f32_to_f16);
+  return &f == &kBf16 ? narrow_through(h.f32_to_bf16) : narrow_through(h.f32_to_f16);
 }
 
 std::uint32_t bits_of(float v) {
