@@ -26,7 +26,6 @@ template <>
 struct consts<float> {
   using bits = std::uint32_t;
   static constexpr int mantissa = 23;
-  static constexpr bits sqrt_half = 0x3f3504f3u;      // bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
   static constexpr float min_normal = 0x1p-126f;
   static constexpr float subnormal_scale = 0x1p23f;   // 2^mantissa
   // ln 2 = ln2_hi + ln2_lo; ln2_hi has 16 bits, so n * ln2_hi is exact even without FMA (sse2).  ln 2
@@ -39,7 +38,7 @@ struct consts<float> {
   static constexpr float exp_hi = 89.0f;              // above: exp overflows to inf
   static constexpr int exp_bias = 127;
   static constexpr bits pow2_bits(int e) { return bits(exp_bias + e) << mantissa; }
-  static constexpr const float (&log_poly)[9] = coefficients::log_f32;
+  static constexpr const float (&log_poly)[4] = coefficients::log_f32;
   static constexpr const float (&exp_poly)[5] = coefficients::exp_f32;
 };
 
@@ -92,30 +91,58 @@ KLDIV_INLINE V exponent_to_fp(bits_t<V> biased) noexcept {
   return from_bits<T>(biased | bits_t<V>(K::pow2_bits(K::mantissa))) - V(two_p + T(K::exponent_offset));
 }
 
-// log(1 + f) + c for f = m - 1 in [sqrt(1/2) - 1, sqrt(2) - 1) and a small c (e * ln2_lo).  c joins the
-// small correction term, which is computed and rounded afresh for every f, before f is added: added to f
-// or to a rounded log(1 + f), values on a fixed grid, c would round the same way across a binade, a
-// bias of up to 0.04 ulp on average (README, "Accuracy").
+// log(1 + f) + c for f = m - 1 in [sqrt(1/2) - 1, sqrt(2) - 1) and a small c (e * ln2_lo), double.  c
+// joins the small correction term, computed and rounded afresh for every f, before f is added: added to
+// f or to a rounded log(1 + f), values on a fixed grid, c would round the same way across a binade, a
+// bias on average (README, "Accuracy").
 template <class V>
 KLDIV_INLINE V log1p_reduced(V f, V c) noexcept {
-  using T = value_t<V>;
-  using K = consts<T>;
-  if constexpr (std::is_same_v<T, float>) {
-    // P(f) = A(f) + f^4 B(f): A = p0..p3 by Horner, B = p4..p8 in pairs over f^2 (Estrin).  A chain of 4
-    // FMAs instead of Horner's 8, for one multiply more: on cores with two FMA pipes the chain's latency,
-    // not the count, bounds the pass (docs/performance.md).  Max error 0.907 ulp (Horner: 0.876; full
-    // Estrin for A too: 0.980).
-    const auto& p = K::log_poly;
-    const V f2 = f * f, f4 = f2 * f2;
-    const V a = vfma(vfma(vfma(V(p[3]), f, V(p[2])), f, V(p[1])), f, V(p[0]));
-    const V b = vfma(f2, vfma(f2, V(p[8]), vfma(V(p[7]), f, V(p[6]))), vfma(V(p[5]), f, V(p[4])));
-    return f + vfma(f2, vfma(f4, b, a), c);
+  using K = consts<value_t<V>>;
+  const V s = f / (V(2) + f);
+  const V z = s * s;
+  const V half_f2 = V(0.5) * f * f;
+  return f + (vfma(s, vfma(z, horner(z, K::log_poly), half_f2), c) - half_f2);
+}
+
+// t = 2^e * m with m in [1, 2), for positive normal float t: AVX-512 in two instructions, the others
+// from the bits.  The same values on every target.
+template <class V>
+struct ExponentMantissa {
+  V e, m;
+};
+template <class V>
+KLDIV_INLINE ExponentMantissa<V> exponent_and_mantissa(V t) noexcept {
+  using K = consts<float>;
+  if constexpr (traits<V>::native_getexp) {
+    return {traits<V>::getexp(t), traits<V>::getmant(t)};
   } else {
-    const V s = f / (V(2) + f);
-    const V z = s * s;
-    const V half_f2 = V(0.5) * f * f;
-    return f + (vfma(s, vfma(z, horner(z, K::log_poly), half_f2), c) - half_f2);
+    using B = bits_t<V>;
+    const B b = as_bits(t);
+    return {shifted_to_fp<K::mantissa>(b) - V(float(K::exp_bias)),
+            from_bits<float>((b & B((1u << K::mantissa) - 1)) | B(K::pow2_bits(0)))};
   }
+}
+
+// log t for float, t = 2^e * m, m in [1, 2) (tools/coefficients.sollya): log c_j from a 16-entry table and
+// log1p(r), r = m/c_j - 1 = m * invc_j - 1, exact in one FMA since invc_j has 5 bits, |r| < 1/16
+// (vfma_exact: also on SSE2).
+// hi = e * ln2_hi + logc_hi is exact too (both on a 2^-17 grid), and hi + r is split exactly into s + err
+// (Fast2Sum: |logc_hi| >= |r| wherever logc_hi != 0), so only the last addition rounds a large term.
+// Near t = 1 the table's ends (c = 1, and c = 2 for t just below 1) make hi exactly 0.  Against the
+// degree-8 polynomial it replaces: 8 multiplies or FMAs instead of 13, three table lookups (one permute
+// each on AVX-512), and a max error of 0.58 ulp instead of 0.907 (README, "Accuracy").
+template <class V, class B>
+KLDIV_INLINE V log_table(V e, V m, B j) noexcept {
+  using K = consts<float>;
+  const auto& p = K::log_poly;
+  const V r = vfma_exact(m, lookup16(coefficients::log_f32_invc, j), V(-1));
+  const V hi = vfma(e, V(K::ln2_hi), lookup16(coefficients::log_f32_logc_hi, j));
+  const V c = vfma(e, V(K::ln2_lo), lookup16(coefficients::log_f32_logc_lo, j));
+  const V r2 = r * r;
+  const V q = vfma(vfma(V(p[3]), r, V(p[2])), r2, vfma(V(p[1]), r, V(p[0])));
+  const V s = hi + r;
+  const V err = (hi - s) + r;
+  return s + (err + vfma(r2, q, c));
 }
 
 // log t for positive finite t; subnormal t only when MaySubnormal.  Other inputs give garbage.
@@ -130,19 +157,19 @@ KLDIV_INLINE V log_positive(V t) noexcept {
     t = vselect(sub, t * V(K::subnormal_scale), t);
     scaled = vselect(sub, V(T(K::mantissa)), scaled);
   }
-  // t = 2^e * m with m in [sqrt(1/2), sqrt(2)).  Unsigned wrap-around does the borrow between fields.
-  const B ix = as_bits(t) - B(K::sqrt_half);
-  V e;
-  // e = ix >> mantissa, arithmetically: for float a shift and a conversion; for double a bit trick, as
-  // AVX2 cannot convert int64 to double.
-  if constexpr (std::is_same_v<T, float>)
-    e = shifted_to_fp<K::mantissa>(ix);
-  else
-    e = exponent_to_fp<V>((ix + B(K::exponent_offset << K::mantissa)) >> K::mantissa);
-  if constexpr (MaySubnormal) e = e - scaled;
-  const V m = from_bits<T>((ix & B((typename K::bits(1) << K::mantissa) - 1)) + B(K::sqrt_half));
-  // m - 1 is exact (Sterbenz); so is e * ln2_hi, even without FMA (sse2).
-  return vfma(e, V(K::ln2_hi), log1p_reduced(m - V(1), e * V(K::ln2_lo)));
+  if constexpr (std::is_same_v<T, float>) {
+    const auto [e, m] = exponent_and_mantissa(t);
+    return log_table(MaySubnormal ? e - scaled : e, m, as_bits(t) >> (K::mantissa - 4));  // j: m's top 4 bits
+  } else {
+    // t = 2^e * m with m in [sqrt(1/2), sqrt(2)).  Unsigned wrap-around does the borrow between fields.
+    const B ix = as_bits(t) - B(K::sqrt_half);
+    // e = ix >> mantissa, arithmetically, by a bit trick, as AVX2 cannot convert int64 to double.
+    V e = exponent_to_fp<V>((ix + B(K::exponent_offset << K::mantissa)) >> K::mantissa);
+    if constexpr (MaySubnormal) e = e - scaled;
+    const V m = from_bits<T>((ix & B((typename K::bits(1) << K::mantissa) - 1)) + B(K::sqrt_half));
+    // m - 1 is exact (Sterbenz); so is e * ln2_hi, even without FMA (sse2).
+    return vfma(e, V(K::ln2_hi), log1p_reduced(m - V(1), e * V(K::ln2_lo)));
+  }
 }
 
 // log t for every t, with IEEE special values: -inf at 0, NaN below 0 and for NaN, +inf at +inf.

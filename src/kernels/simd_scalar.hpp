@@ -28,16 +28,20 @@ struct traits {
   static bits_type load_u16(const std::uint16_t* p) noexcept { return *p; }
   static void store_u16(std::uint16_t* p, bits_type v) noexcept { *p = static_cast<std::uint16_t>(v); }
   static constexpr bool native_f16 = false;  // the portable form of half.hpp
+  static constexpr bool native_getexp = false;  // math.hpp's form from the bits
 };
 
 // ::fma / ::fmaf are C functions, not C++ inline ones, so no weak symbol can be shared with an ISA file.
 KLDIV_INLINE float vfma(float a, float b, float c) noexcept { return ::fmaf(a, b, c); }
 KLDIV_INLINE double vfma(double a, double b, double c) noexcept { return ::fma(a, b, c); }
+KLDIV_INLINE float vfma_exact(float a, float b, float c) noexcept { return ::fmaf(a, b, c); }
 
 template <class T>
 KLDIV_INLINE T vdiv(T a, T b) noexcept {
   return a / b;
 }
+
+KLDIV_INLINE float lookup16(const float (&table)[16], std::uint32_t j) noexcept { return table[j & 15]; }
 
 template <class T>
 KLDIV_INLINE T vselect(bool m, T a, T b) noexcept {

@@ -40,6 +40,18 @@ struct traits<xsimd::batch<T, A>> {
 #endif
       false;
   static xsimd::batch<T, A> load_f16(const std::uint16_t* p) noexcept;
+  // t = 2^getexp(t) * getmant(t), getmant in [1, 2), for positive normal float t (math.hpp).
+  static constexpr bool native_getexp =
+#if defined(__AVX512F__)
+      std::is_same_v<A, xsimd::avx512f> ||
+#endif
+      false;
+#if defined(__AVX512F__)
+  static xsimd::batch<T, A> getexp(xsimd::batch<T, A> t) noexcept { return _mm512_getexp_ps(t); }
+  static xsimd::batch<T, A> getmant(xsimd::batch<T, A> t) noexcept {
+    return _mm512_getmant_ps(t, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+  }
+#endif
   static void store_f16(std::uint16_t* p, xsimd::batch<T, A> v) noexcept;
 };
 
@@ -155,6 +167,23 @@ KLDIV_INLINE xsimd::batch<T, A> vfma(xsimd::batch<T, A> a, xsimd::batch<T, A> b,
   return xsimd::fma(a, b, c);
 }
 
+// a*b + c rounded once, where a*b + c has at most 53 significant bits (the float log's r = m*invc - 1
+// has 29): an FMA, or on SSE2, which has none, the same in double, where it is exact.
+template <class A>
+KLDIV_INLINE xsimd::batch<float, A> vfma_exact(xsimd::batch<float, A> a, xsimd::batch<float, A> b,
+                                               xsimd::batch<float, A> c) noexcept {
+#if defined(__SSE2__) && !defined(__FMA__)
+  if constexpr (std::is_same_v<A, xsimd::sse2>) {
+    const auto half = [](__m128 x, __m128 y, __m128 z) {
+      return _mm_cvtpd_ps(_mm_add_pd(_mm_mul_pd(_mm_cvtps_pd(x), _mm_cvtps_pd(y)), _mm_cvtps_pd(z)));
+    };
+    const __m128 va = a, vb = b, vc = c;
+    return _mm_movelh_ps(half(va, vb, vc), half(_mm_movehl_ps(va, va), _mm_movehl_ps(vb, vb), _mm_movehl_ps(vc, vc)));
+  }
+#endif
+  return vfma(a, b, c);
+}
+
 // The lanes of a float vector as doubles, in order: [0, S/2) then [S/2, S).  xsimd 8.1 has no
 // widening conversion, so each target spells its own.
 template <class A>
@@ -193,6 +222,41 @@ KLDIV_INLINE xsimd::batch<T, A> vdiv(xsimd::batch<T, A> a, xsimd::batch<T, A> b)
   if constexpr (std::is_same_v<A, xsimd::neon64> && std::is_same_v<T, float>) return vdivq_f32(a, b);
 #endif
   return a / b;
+}
+
+// table[j & 15] lane by lane (j's other bits are ignored): the float log's table (math.hpp).  The same
+// bits on every target; one permute on AVX-512, two and a blend on AVX2, a table lookup of bytes on NEON.
+template <class A>
+KLDIV_INLINE xsimd::batch<float, A> lookup16(const float (&table)[16], xsimd::batch<std::uint32_t, A> j) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+    return _mm512_permutexvar_ps(j, _mm512_load_ps(table));
+  } else
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_base_of_v<xsimd::avx2, A>) {
+    const __m256 lo = _mm256_permutevar8x32_ps(_mm256_load_ps(table), j);
+    const __m256 hi = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 8), j);
+    return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(j, 28)));  // by bit 3 of j
+  } else
+#endif
+#if defined(__aarch64__)
+  if constexpr (std::is_same_v<A, xsimd::neon64>) {
+    const auto* b = reinterpret_cast<const std::uint8_t*>(table);
+    const uint8x16x4_t t = {{vld1q_u8(b), vld1q_u8(b + 16), vld1q_u8(b + 32), vld1q_u8(b + 48)}};
+    // The bytes 4j .. 4j + 3 of the table, for each lane.
+    const uint32x4_t bytes = vmlaq_n_u32(vdupq_n_u32(0x03020100u), vandq_u32(j, vdupq_n_u32(15)), 0x04040404u);
+    return vreinterpretq_f32_u8(vqtbl4q_u8(t, vreinterpretq_u8_u32(bytes)));
+  } else
+#endif
+  {  // SSE2 has no variable permute
+    constexpr std::size_t S = xsimd::batch<float, A>::size;
+    alignas(16) std::uint32_t index[S];
+    alignas(16) float out[S];
+    j.store_aligned(index);
+    for (std::size_t k = 0; k < S; ++k) out[k] = table[index[k] & 15];
+    return xsimd::batch<float, A>::load_aligned(out);
+  }
 }
 
 template <class T, class A>
