@@ -97,6 +97,13 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
 
 }  // namespace
 
+// cols + d for a stride, saturated: cols may be the largest int64 (an overflowing size, which the library
+// must reject), and the sum must not overflow in the fuzzer itself.
+std::int64_t stride_of(std::int64_t cols, std::int64_t d) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  return d > 0 && cols > kMax - d ? kMax : cols + d;
+}
+
 void fuzz_logits(FuzzedDataProvider& in) {
   Matrix p, q;
   const bool backward = in.ConsumeBool();
@@ -104,10 +111,10 @@ void fuzz_logits(FuzzedDataProvider& in) {
   p.dtype = dtype();
   q.dtype = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? dtype() : p.dtype;
   const std::int64_t rows = consume_extent(in), cols = consume_extent(in);
-  p.rows = {nullptr, KLDIV_DTYPE_F32, rows, cols, cols + in.ConsumeIntegralInRange<std::int64_t>(-1, 3)};
+  p.rows = {nullptr, KLDIV_DTYPE_F32, rows, cols, stride_of(cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3))};
   q.rows = {nullptr, KLDIV_DTYPE_F32, in.ConsumeIntegralInRange<int>(0, 15) == 0 ? consume_extent(in) : rows,
             in.ConsumeIntegralInRange<int>(0, 15) == 0 ? consume_extent(in) : cols, 0};
-  q.rows.stride = q.rows.cols + in.ConsumeIntegralInRange<std::int64_t>(-1, 3);
+  q.rows.stride = stride_of(q.rows.cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3));
   set_raw(p.rows.dtype, p.dtype);
   set_raw(q.rows.dtype, q.dtype);
   kldiv_logits_options o;
@@ -120,7 +127,7 @@ void fuzz_logits(FuzzedDataProvider& in) {
   o.temperature = in.ConsumeBool() ? in.ConsumeFloatingPointInRange<double>(0.1, 5) : consume_value(in);
   o.temperature_squared = in.ConsumeIntegral<int>();
   o.num_threads = in.ConsumeIntegralInRange<int>(-1, 4);
-  const std::int64_t grad_stride = cols + in.ConsumeIntegralInRange<std::int64_t>(-1, 3);
+  const std::int64_t grad_stride = stride_of(cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3));
 
   // What the rules say.
   const bool dtypes_ok = p.dtype >= 0 && p.dtype <= 3 && q.dtype >= 0 && q.dtype <= 3 && ((p.dtype == 1) == (q.dtype == 1));
