@@ -131,7 +131,8 @@ def load(path):
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             if b.get("aggregate_name") == "cv":  # the spread, to flag noisy rows
                 m = NAME.match(b["run_name"])
-                cases.setdefault(key(m), {})["cv"] = b["real_time"]
+                if m:  # not the logits cases, which logits_section reads itself
+                    cases.setdefault(key(m), {})["cv"] = b["real_time"]
             continue
         m = NAME.match(b["run_name"])
         if not m:
@@ -712,6 +713,11 @@ def logits_section(json_path, ceiling, context):
              "docs/performance.md), per thread; %% roofline: of the roofline pass moving the same arrays (forward reads p "
              "and q, forward_backward writes the gradient too), at the dtype's bytes."
              % ", ".join("%s %d" % kv for kv in LOGITS_FMA_OPS_PER_16.items())]
+    if ceiling and best == "avx512":
+        notes.append("Compute ceilings of the logits calls on this machine (%.2f 512-bit FMAs per ns): %s Gelem/s per core."
+                     % (ceiling["fma_per_ns"], ", ".join(
+                         "%s %s %.2f" % (d, p, ceiling["fma_per_ns"] * 16 / sum(LOGITS_FMA_OPS_PER_16[x] for x in LOGITS_CALL_PASSES[(d, p)]))
+                         for d, p in LOGITS_PASSES)))
     if not have_torch:
         notes.append("libtorch's composition was not measured: kldiv_bench was built without libtorch (Debian: "
                      "libtorch-dev), so its columns and targets are skipped.")
