@@ -3,8 +3,10 @@
 //
 // Names: logits/<impl>/<divergence>/<pass>/<dtype>/<rows>x<cols>/threads:<n>   (dtype f32; bf16 for kldiv
 // at the DRAM sizes, 256x32000 and 16x128256)
-//   impl        kldiv | torch | scalar (KL forward only)
+//   impl        kldiv | torch | scalar (KL forward only) | roofline
 //   divergence  kl | jsd (beta 0.5);  pass  forward | forward_backward (gradient w.r.t. q, batchmean)
+//   roofline    logits/roofline/read/-/f32/...: p and q read once (a forward's bytes); readwrite/-: p and q
+//               read, one array written (forward_backward's bytes); bench/roofline.cpp's passes, f32
 // Data: p = 2 N(0, 1) logits, q = p + 0.3 N(0, 1) (a student near its teacher), T = 2.  Counters: elem/s
 // (rows * cols per second) and bytes/s (p and q read once, the gradient written once).
 #include "bench_logits.hpp"
@@ -78,6 +80,16 @@ void bm_kldiv(benchmark::State& state, std::int64_t rows, std::int64_t cols, int
   counters(state, d, backward, bf16 ? 2 : 4);
 }
 
+void bm_roofline(benchmark::State& state, std::int64_t rows, std::int64_t cols, bool writes, int threads) {
+  auto& d = const_cast<LogitsData&>(logits_data(rows, cols));
+  for (auto _ : state) {
+    if (writes) bench::roofline_read_write(d.p.data(), d.q.data(), d.grad.data(), d.p.size(), threads);
+    else benchmark::DoNotOptimize(bench::roofline_read(d.p.data(), d.q.data(), d.p.size(), threads));
+    benchmark::ClobberMemory();
+  }
+  counters(state, d, writes);
+}
+
 void bm_scalar(benchmark::State& state, std::int64_t rows, std::int64_t cols) {
   const LogitsData& d = logits_data(rows, cols);
   for (auto _ : state) benchmark::DoNotOptimize(bench::scalar_logits_kl(d.p.data(), d.q.data(), rows, cols, kTemperature));
@@ -89,6 +101,7 @@ void bm_torch(benchmark::State& state, std::int64_t rows, std::int64_t cols, int
   const LogitsData& d = logits_data(rows, cols);
   bench::TorchKlDiv::set_threads(threads);
   bench::TorchLogits t(d.p.data(), d.q.data(), rows, cols, divergence, kTemperature, kBeta, backward);
+  for (int i = 0; i < 5; ++i) t.run();  // the first calls of a shape bind symbols and grow the heap: slow
   for (auto _ : state) benchmark::DoNotOptimize(t.run());
   counters(state, d, backward);
 }
@@ -104,6 +117,9 @@ void register_logits_benchmarks(const std::vector<int>& thread_counts) {
   for (const auto& s : sizes)
     for (int threads : thread_counts) {
       const std::string suffix = "/f32/" + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "/threads:" + std::to_string(threads);
+      for (bool writes : {false, true})
+        add(std::string("logits/roofline") + (writes ? "/readwrite/-" : "/read/-") + suffix, bm_roofline, s[0], s[1], writes,
+            threads);
       for (int div : {0, 2})
         for (bool backward : {false, true}) {
           const std::string mid = std::string(div == 0 ? "/kl" : "/jsd") + (backward ? "/forward_backward" : "/forward") + suffix;

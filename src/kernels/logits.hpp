@@ -120,14 +120,26 @@ KLDIV_INLINE void chunk_max(const Sp* p, const Sq* q, std::size_t n, value_t<V>&
                             bool& ok) noexcept {
   using T = value_t<V>;
   constexpr std::size_t S = traits<V>::size;
-  V mp(-kInf<T>), mq(-kInf<T>), bad(0);
-  for (std::size_t i = 0; i < n; i += S) {
+  // Two accumulators each: max is exact, so their order does not change a bit, and it halves the chains.
+  V mp(-kInf<T>), mq(-kInf<T>), mp2(-kInf<T>), mq2(-kInf<T>), bad(0);
+  std::size_t i = 0;
+  for (; i + 2 * S <= n; i += 2 * S) {
+    const V pv = load_as<V>(p + i), qv = load_as<V>(q + i), pv2 = load_as<V>(p + i + S), qv2 = load_as<V>(q + i + S);
+    mp = vmax(mp, pv);
+    mq = vmax(mq, qv);
+    mp2 = vmax(mp2, pv2);
+    mq2 = vmax(mq2, qv2);
+    bad = vselect((pv < V(kInf<T>)) & (qv < V(kInf<T>)) & (pv2 < V(kInf<T>)) & (qv2 < V(kInf<T>)), bad, V(1));
+  }
+  for (; i < n; i += S) {
     const std::size_t k = std::min(S, n - i);
     const V pv = load_row<V>(p + i, k, -kInf<T>), qv = load_row<V>(q + i, k, -kInf<T>);
     mp = vmax(mp, pv);
     mq = vmax(mq, qv);
     bad = vselect((pv < V(kInf<T>)) & (qv < V(kInf<T>)), bad, V(1));
   }
+  mp = vmax(mp, mp2);
+  mq = vmax(mq, mq2);
   T lp[S], lq[S];
   traits<V>::store(lp, mp);
   traits<V>::store(lq, mq);
@@ -192,7 +204,7 @@ void stats_entry(const void* pvoid, const void* qvoid, std::size_t n, std::size_
         const V wu = w * u;
         ws[r] = ws[r] + w;
         // Each side is skipped when no lane takes it: adding zeros would not change a bit.
-        if (!vall(far(u))) {
+        if (!vall(!near)) {
           an[r] = an[r] + vselect(near, wu, zero);
           hs[r] = hs[r] + vselect(near, w * expm1_minus(u), zero);
         }
@@ -308,8 +320,9 @@ void jsd_entry(const void* pvoid, const void* qvoid, std::size_t n, const Logits
 }
 
 template <class V, class Sp, class Sq>
-void gradient_entry(const void* pvoid, const void* qvoid, std::size_t n, const LogitsRow& row, void* gvoid) noexcept {
+void gradient_entry(const void* pvoid, const void* qvoid, std::size_t n, const LogitsRow& row_ref, void* gvoid) noexcept {
   using T = value_t<V>;
+  const LogitsRow row = row_ref;  // a local copy, so that the stores below cannot alias it
   constexpr std::size_t S = traits<V>::size;
   const auto* p = static_cast<const Sp*>(pvoid);
   const auto* q = static_cast<const Sq*>(qvoid);
