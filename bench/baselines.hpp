@@ -30,10 +30,11 @@ double scalar_forward(const float* x, const float* t, float* out, std::int64_t r
 double scalar_forward(const double* x, const double* t, double* out, std::int64_t rows, std::size_t n,
                       kldiv::Reduction reduction, bool log_target, int threads) noexcept;
 
-// PyTorch's torch::kl_div on tensors that wrap x and t (no copy), batchmean as F.kl_div does it.
+// PyTorch's torch::kl_div on tensors of x and t's dtype that wrap them (no copy; kldiv::bf16 and f16 have
+// the bits of torch's BFloat16 and Half), batchmean as F.kl_div does it.
 class TorchKlDiv {
  public:
-  TorchKlDiv(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+  TorchKlDiv(const void* x, const void* t, kldiv::Dtype dtype, std::int64_t rows, std::int64_t cols,
              kldiv::Reduction reduction, bool log_target);
   ~TorchKlDiv();
   static void set_threads(int n);  // at::set_num_threads
@@ -52,7 +53,7 @@ class TorchKlDiv {
 // rather than accumulating into the old one.  Reduced losses only (here: batchmean).
 class TorchKlDivGrad {
  public:
-  TorchKlDivGrad(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+  TorchKlDivGrad(const void* x, const void* t, kldiv::Dtype dtype, std::int64_t rows, std::int64_t cols,
                  kldiv::Reduction reduction, bool log_target);
   ~TorchKlDivGrad();
   void run();                // one timed forward + backward

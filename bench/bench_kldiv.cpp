@@ -11,7 +11,8 @@
 //             kldiv.backward_both:<isa>   backward, grad_input and grad_target
 //             kldiv.forward_backward:<isa>  the loss and grad_input in one pass (batchmean only)
 //             torch.forward_backward      libtorch: kl_div, then loss.backward() into input.grad (batchmean)
-//   dtype     f32 | f64 | bf16 | f16   (bf16, f16: the f32 data rounded; forward batchmean on the best ISA)
+//   dtype     f32 | f64 | bf16 | f16   (bf16, f16: the same data rounded to the type; forward batchmean on
+//                                      the best ISA and libtorch)
 //   target    prob (log_target off) | logt (on); the roofline has "read" / "readwrite" and "-" instead
 // Counters (medians over repetitions, wall-clock time): elem/s and bytes/s, bytes = what the pass must
 // move: the arrays it needs read once and its outputs written once.  forward: x, t (+ out for none);
@@ -65,10 +66,29 @@ struct Buffer {
   T* get() const { return p.get(); }
 };
 
+// An element type's kldiv::Dtype, and conversions from and to double (a half through float).
+template <class T>
+constexpr kldiv::Dtype dtype_of() {
+  if constexpr (std::is_same_v<T, kldiv::bf16>) return kldiv::Dtype::bf16;
+  else if constexpr (std::is_same_v<T, kldiv::f16>) return kldiv::Dtype::f16;
+  else return std::is_same_v<T, double> ? kldiv::Dtype::f64 : kldiv::Dtype::f32;
+}
+template <class T>
+T element(double v) {
+  if constexpr (std::is_same_v<T, kldiv::bf16>) return kldiv::to_bf16(static_cast<float>(v));
+  else if constexpr (std::is_same_v<T, kldiv::f16>) return kldiv::to_f16(static_cast<float>(v));
+  else return static_cast<T>(v);
+}
+double value(float v) { return v; }
+double value(double v) { return v; }
+double value(kldiv::bf16 v) { return kldiv::to_float(v); }
+double value(kldiv::f16 v) { return kldiv::to_float(v); }
+
 // One size's inputs: t = softmax of N(0,1) logits per row, logt = log(t), x = log_softmax of other
 // logits, as a classifier's output against soft labels; g, uniform in [0.5, 1.5), is the upstream
 // gradient array of backward with reduction none.  ref_* are the loss sums in double, to check every
-// implementation's result once per benchmark run.  out, gx and gt receive the outputs.
+// implementation's result once per benchmark run, from the stored (for bf16 and f16, rounded) values.
+// out, gx and gt receive the outputs.
 template <class T>
 struct Data {
   Size size;
@@ -94,15 +114,15 @@ struct Data {
       log_softmax(b);
       for (std::int64_t c = 0; c < s.cols; ++c) {
         const std::size_t i = static_cast<std::size_t>(r * s.cols + c);
-        x.get()[i] = static_cast<T>(b[c]);
-        logt.get()[i] = static_cast<T>(a[c]);
-        t.get()[i] = static_cast<T>(std::exp(a[c]));
-        g.get()[i] = static_cast<T>(uniform(rng));
-        out.get()[i] = gx.get()[i] = gt.get()[i] = 0;  // touch every page before timing
+        x.get()[i] = element<T>(b[c]);
+        logt.get()[i] = element<T>(a[c]);
+        t.get()[i] = element<T>(std::exp(a[c]));
+        g.get()[i] = element<T>(uniform(rng));
+        out.get()[i] = gx.get()[i] = gt.get()[i] = element<T>(0);  // touch every page before timing
       }
     }
     for (std::size_t i = 0; i < s.numel(); ++i) {
-      const double xi = x.get()[i], ti = t.get()[i], li = logt.get()[i];
+      const double xi = value(x.get()[i]), ti = value(t.get()[i]), li = value(logt.get()[i]);
       ref_prob += ti > 0 ? ti * (std::log(ti) - xi) : 0;
       ref_logt += std::exp(li) * (li - xi);
     }
@@ -143,12 +163,21 @@ void set_counters(benchmark::State& state, std::size_t n, int arrays) {
   state.counters["bytes/s"] = Counter(bytes, Counter::kIsIterationInvariantRate, Counter::kIs1000);
 }
 
+// The relative tolerance of a reduced result: for bf16 and f16, 4 units in the last place of the type
+// (kldiv rounds once; PyTorch rounds each operation's result to the type).
+template <class T>
+constexpr double result_tolerance() {
+  if constexpr (std::is_same_v<T, kldiv::bf16>) return 0x1p-6;
+  else if constexpr (std::is_same_v<T, kldiv::f16>) return 0x1p-9;
+  else return std::is_same_v<T, float> ? 1e-3 : 1e-9;
+}
+
 // Skips the benchmark when an implementation's result is off: a fast wrong answer is no result.
 // `value` is the reduced loss, or for none the sum of the output.
 template <class T>
 bool check(benchmark::State& state, const Data<T>& d, const Case& c, double value) {
   const double expected = (c.log_target ? d.ref_logt : d.ref_prob) / (c.reduction == kldiv::Reduction::none ? 1.0 : c.divisor());
-  const double tol = std::is_same_v<T, float> ? 1e-3 : 1e-9;
+  const double tol = result_tolerance<T>();
   if (std::abs(value - expected) <= tol * std::abs(expected)) return true;
   state.SkipWithError(("wrong result: " + std::to_string(value) + " instead of " + std::to_string(expected)).c_str());
   return false;
@@ -157,7 +186,7 @@ bool check(benchmark::State& state, const Data<T>& d, const Case& c, double valu
 template <class T>
 double sum_out(const Data<T>& d) {
   double s = 0;
-  for (std::size_t i = 0; i < d.size.numel(); ++i) s += d.out.get()[i];
+  for (std::size_t i = 0; i < d.size.numel(); ++i) s += value(d.out.get()[i]);
   return s;
 }
 
@@ -169,37 +198,12 @@ void bm_kldiv(benchmark::State& state, std::string isa, Case c) {
   const kldiv::Shape shape{c.size.rows, c.size.cols};
   T* out = d.out.get();
   kldiv::forward(d.x.get(), d.target(c.log_target), shape, options, out);
-  if (!check(state, d, c, c.reduction == kldiv::Reduction::none ? sum_out(d) : double(*out))) return;
+  if (!check(state, d, c, c.reduction == kldiv::Reduction::none ? sum_out(d) : value(*out))) return;
   for (auto _ : state) {
     kldiv::forward(d.x.get(), d.target(c.log_target), shape, options, out);
     benchmark::ClobberMemory();
   }
   set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
-}
-
-// The forward pass on the f32 data rounded to a half type E (kldiv::bf16 or kldiv::f16): half the bytes.
-template <class E>
-void bm_kldiv_half(benchmark::State& state, std::string isa, Case c) {
-  const Data<float>& d = data<float>(c.size);
-  const std::size_t n = c.size.numel();
-  Buffer<E> x(n), t(n), out(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if constexpr (std::is_same_v<E, kldiv::bf16>) {
-      x.get()[i] = kldiv::to_bf16(d.x.get()[i]);
-      t.get()[i] = kldiv::to_bf16(d.target(c.log_target)[i]);
-    } else {
-      x.get()[i] = kldiv::to_f16(d.x.get()[i]);
-      t.get()[i] = kldiv::to_f16(d.target(c.log_target)[i]);
-    }
-  }
-  kldiv::set_isa(isa);
-  const kldiv::Options options{c.reduction, c.log_target, c.threads};
-  const kldiv::Shape shape{c.size.rows, c.size.cols};
-  for (auto _ : state) {
-    kldiv::forward(x.get(), t.get(), shape, options, out.get());
-    benchmark::ClobberMemory();
-  }
-  set_counters<E>(state, n, c.reduction == kldiv::Reduction::none ? 3 : 2);
 }
 
 template <class T>
@@ -232,16 +236,21 @@ void bm_peer(benchmark::State& state, bench::Peer peer, Case c) {
 template <class Op, class T>
 Op torch_op(const Data<T>& d, const Case& c) {
   bench::TorchKlDiv::set_threads(c.threads);
-  return Op(d.x.get(), d.target(c.log_target), std::is_same_v<T, double>, c.size.rows, c.size.cols, c.reduction,
-            c.log_target);
+  return Op(d.x.get(), d.target(c.log_target), dtype_of<T>(), c.size.rows, c.size.cols, c.reduction, c.log_target);
 }
 
 template <class T>
 void bm_torch(benchmark::State& state, Case c) {
   const Data<T>& d = data<T>(c.size);
-  auto op = torch_op<bench::TorchKlDiv>(d, c);
-  if (!check(state, d, c, op.checksum())) return;
-  for (auto _ : state) op.run();
+  try {  // libtorch lacks some half kernels on CPU
+    auto op = torch_op<bench::TorchKlDiv>(d, c);
+    if (!check(state, d, c, op.checksum())) return;
+    for (auto _ : state) op.run();
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    state.SkipWithError(("libtorch: " + what.substr(0, what.find('\n'))).c_str());
+    return;
+  }
   set_counters<T>(state, c.size.numel(), c.reduction == kldiv::Reduction::none ? 3 : 2);
 }
 #endif
@@ -400,11 +409,15 @@ void register_size(Size s, const std::vector<int>& thread_counts, const std::vec
         add("torch" + mid, bm_torch<T>, c);
 #endif
       }
-    // bf16 and f16 next to f32 at the sizes of issue 11, on the best ISA.
+    // bf16 and f16 next to f32 at the sizes of issue 11, on the best ISA, and libtorch in the same dtype.
     if (std::is_same_v<T, float> && (s == Size{8, 4000} || s == Size{64, 32000} || s == Size{256, 32000})) {
       const Case c{s, kldiv::Reduction::batchmean, false, threads};
-      add("kldiv:" + isas.front() + "/bf16/batchmean/prob" + suffix, bm_kldiv_half<kldiv::bf16>, isas.front(), c);
-      add("kldiv:" + isas.front() + "/f16/batchmean/prob" + suffix, bm_kldiv_half<kldiv::f16>, isas.front(), c);
+      add("kldiv:" + isas.front() + "/bf16/batchmean/prob" + suffix, bm_kldiv<kldiv::bf16>, isas.front(), c);
+      add("kldiv:" + isas.front() + "/f16/batchmean/prob" + suffix, bm_kldiv<kldiv::f16>, isas.front(), c);
+#if defined(KLDIV_BENCH_HAVE_TORCH)
+      add("torch/bf16/batchmean/prob" + suffix, bm_torch<kldiv::bf16>, c);
+      add("torch/f16/batchmean/prob" + suffix, bm_torch<kldiv::f16>, c);
+#endif
     }
     if (!gradients) continue;
     // Gradients: batchmean (one upstream value) and none (an array of them); forward_backward has no none.

@@ -20,10 +20,21 @@ struct TorchKlDiv::Impl {
   }
 };
 
-TorchKlDiv::TorchKlDiv(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+namespace {
+torch::ScalarType scalar_type(kldiv::Dtype dtype) {
+  switch (dtype) {
+    case kldiv::Dtype::f64: return torch::kFloat64;
+    case kldiv::Dtype::bf16: return torch::kBFloat16;
+    case kldiv::Dtype::f16: return torch::kFloat16;
+    default: return torch::kFloat32;
+  }
+}
+}  // namespace
+
+TorchKlDiv::TorchKlDiv(const void* x, const void* t, kldiv::Dtype dtype, std::int64_t rows, std::int64_t cols,
                        kldiv::Reduction reduction, bool log_target)
     : impl_(new Impl) {
-  const auto options = torch::TensorOptions().dtype(f64 ? torch::kFloat64 : torch::kFloat32);
+  const auto options = torch::TensorOptions().dtype(scalar_type(dtype));
   // from_blob does not copy; the benchmark's buffers outlive this object.
   impl_->x = torch::from_blob(const_cast<void*>(x), {rows, cols}, options);
   impl_->t = torch::from_blob(const_cast<void*>(t), {rows, cols}, options);
@@ -47,10 +58,10 @@ struct TorchKlDivGrad::Impl {
   torch::Tensor loss, grad;
 };
 
-TorchKlDivGrad::TorchKlDivGrad(const void* x, const void* t, bool f64, std::int64_t rows, std::int64_t cols,
+TorchKlDivGrad::TorchKlDivGrad(const void* x, const void* t, kldiv::Dtype dtype, std::int64_t rows, std::int64_t cols,
                                kldiv::Reduction reduction, bool log_target)
     : impl_(new Impl) {
-  TorchKlDiv forward(x, t, f64, rows, cols, reduction, log_target);
+  TorchKlDiv forward(x, t, dtype, rows, cols, reduction, log_target);
   impl_->f = *forward.impl_;
   impl_->f.x.requires_grad_(true);  // a leaf: its gradient lands in x.grad
 }

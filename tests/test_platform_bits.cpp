@@ -7,14 +7,17 @@
 //   C libraries, and this file is compiled with -ffp-contract=off (tests/CMakeLists.txt): GCC's default
 //   fuses a*b + c on aarch64, where FMA is baseline, and not on x86-64 without -mfma, which made the
 //   inputs differ.  The inputs are then bit-identical on every platform.
-// - For f32 and f64, log_target false and true, every reduction: the `none` elements and the reduced
-//   results, on several shapes (a 0-dim input, odd sizes with vector tails, 65 blocks), for thread
-//   counts 1 to 16.  Every thread count must give the 1-thread bits exactly (memcmp); those are hashed.
+// - For f32, f64, bf16 and f16, log_target false and true, every reduction: the `none` elements and the
+//   reduced results, on several shapes (a 0-dim input, odd sizes with vector tails, 65 blocks), for
+//   thread counts 1 to 16.  Every thread count must give the 1-thread bits exactly (memcmp); those are
+//   hashed.  The half inputs are generated in f32 with the half's own limits (its subnormals, its exp
+//   overflow and underflow, values whose t log t overflows it) and rounded to the half by to_bf16 and
+//   to_f16, which are integer operations.
 // - The gradients (backward, and forward_backward's loss and gradients) are hashed the same way, and
 //   compared for 1, 3 and 16 threads.
 // - Every FMA target: avx512, avx2, neon, scalar.  sse2 has no FMA (README, "Sums and bits"), so its
 //   last bits differ; it is held to the reference tolerance by test_accuracy.cpp and test_gradients.cpp
-//   instead, and skipped here.
+//   (the halves: to its own f32 results rounded once, by test_dtypes.cpp) instead, and skipped here.
 // - NaN results are hashed as one canonical NaN: which NaN (its sign and payload) an operation returns
 //   is not specified by IEEE 754 and differs between x86 and Arm.  Every other bit, the sign of zero
 //   included, is hashed as computed.
@@ -46,12 +49,7 @@ struct Fnv1a {
     for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
   }
   template <class T>
-  void values(const std::vector<T>& v) {
-    for (T x : v) {
-      if (std::isnan(x)) x = std::numeric_limits<T>::quiet_NaN();
-      bytes(&x, sizeof x);
-    }
-  }
+  void values(const std::vector<T>& v);
 };
 
 // A float in [0, 1) from 24 (f32) or 53 (f64) random bits: exact on every platform.
@@ -61,44 +59,83 @@ T unit(test::Random& rng) {
   return static_cast<T>(rng.next() >> (64 - bits)) * (T(1) / static_cast<T>(std::uint64_t(1) << bits));
 }
 
+// What the inputs of an element type T are made of: values computed in C and stored as T.  exp_hi is
+// near exp's overflow in T, exp_lo where exp reaches T's subnormals and 0 (the halves are computed in f32,
+// so bf16's limits are f32's), big a target whose t log t overflows T, and log targets up to pos_log keep
+// exp(t) (t - x) finite in T.
+template <class T>
+struct Kind {
+  using C = T;
+  static constexpr C denorm_min = std::numeric_limits<T>::denorm_min(), min = std::numeric_limits<T>::min(),
+                     max = std::numeric_limits<T>::max(), exp_hi = sizeof(T) == 4 ? C(88) : C(709),
+                     exp_lo = sizeof(T) == 4 ? C(-104) : C(-745), big = C(1e30), pos_log = C(20);
+  static T store(C v) { return v; }
+  static C widen(T v) { return v; }
+};
+template <>
+struct Kind<kldiv::bf16> {
+  using C = float;
+  static constexpr C denorm_min = 0x1p-133f, min = 0x1p-126f, max = 0x1.fep127f, exp_hi = 88, exp_lo = -104,
+                     big = 1e30f, pos_log = 20;
+  static kldiv::bf16 store(C v) { return kldiv::to_bf16(v); }
+  static C widen(kldiv::bf16 v) { return kldiv::to_float(v); }
+};
+template <>
+struct Kind<kldiv::f16> {
+  using C = float;
+  static constexpr C denorm_min = 0x1p-24f, min = 0x1p-14f, max = 65504, exp_hi = 11, exp_lo = -17, big = 30000,
+                     pos_log = 4;
+  static kldiv::f16 store(C v) { return kldiv::to_f16(v); }
+  static C widen(kldiv::f16 v) { return kldiv::to_float(v); }
+};
+
+template <class T>
+void Fnv1a::values(const std::vector<T>& v) {
+  for (T x : v) {
+    if (std::isnan(Kind<T>::widen(x))) x = Kind<T>::store(std::numeric_limits<typename Kind<T>::C>::quiet_NaN());
+    bytes(&x, sizeof x);
+  }
+}
+
 // Inputs that reach every path of the kernels and every special case of the formula, mostly ordinary
 // values (so that most vectors take the fast paths) with sparse exceptions: exact zeros, subnormals,
 // values that over- or underflow in exp, t > 1, and in the `special` set also negative t, inf and NaN.
 template <class T>
 void make_inputs(std::size_t n, bool log_target, bool special, std::uint64_t seed, std::vector<T>& x,
                  std::vector<T>& t) {
-  using L = std::numeric_limits<T>;
+  using K = Kind<T>;
+  using C = typename K::C;
+  using L = std::numeric_limits<C>;
   test::Random rng(seed);
   x.resize(n);
   t.resize(n);
-  const T exp_hi = sizeof(T) == 4 ? T(88) : T(709);     // near exp's overflow
-  const T exp_lo = sizeof(T) == 4 ? T(-104) : T(-745);  // exp's subnormal range down to 0
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t kind = rng.next() % 1000;
-    x[i] = -T(40) * unit<T>(rng);  // log-probabilities
-    const T u = unit<T>(rng);
-    T v;
+    C xi = -C(40) * unit<C>(rng);  // log-probabilities
+    const C u = unit<C>(rng);
+    C v;
     if (!log_target) {
       v = u;                                                    // probabilities
-      if (kind < 10) v = T(0);                                  // xlogy's zero
-      else if (kind < 15) v = u * L::denorm_min() * T(1 << 20); // subnormal t
-      else if (kind < 20) v = u * T(50);                        // t > 1
-      else if (kind < 25) v = L::min() * (T(1) + u);            // smallest normals
+      if (kind < 10) v = C(0);                                  // xlogy's zero
+      else if (kind < 15) v = u * K::denorm_min * C(1 << 20);   // subnormal t (0 and 1 in f16)
+      else if (kind < 20) v = u * C(50);                        // t > 1
+      else if (kind < 25) v = K::min * (C(1) + u);              // smallest normals
     } else {
-      v = -T(30) * u;                                           // log-probabilities
-      if (kind < 10) v = exp_lo + u * (exp_lo / T(-8));         // exp subnormal or 0
-      else if (kind < 15) v = T(20) * u;                        // positive log targets
-      else if (kind < 20) v = -T(0);
+      v = -C(30) * u;                                           // log-probabilities
+      if (kind < 10) v = K::exp_lo + u * (K::exp_lo / C(-8));   // exp subnormal or 0
+      else if (kind < 15) v = K::pos_log * u;                   // positive log targets
+      else if (kind < 20) v = -C(0);
     }
     if (special) {
-      const T inf = L::infinity(), nan = L::quiet_NaN();
-      const T specials[] = {nan, inf, -inf, -T(0), T(-0.5), T(1e30), -T(1e30), L::max()};
+      const C inf = L::infinity(), nan = L::quiet_NaN();
+      const C specials[] = {nan, inf, -inf, -C(0), C(-0.5), K::big, -K::big, K::max};
       if (kind >= 900 && kind < 950) v = specials[kind % 8];
-      if (kind >= 950) x[i] = specials[(kind / 8) % 8];
+      if (kind >= 950) xi = specials[(kind / 8) % 8];
       // exp near its overflow threshold (the loss overflows too, so only here, not in the sums)
-      if (log_target && kind >= 850 && kind < 900) v = exp_hi * (T(0.99) + u / T(100));
+      if (log_target && kind >= 850 && kind < 900) v = K::exp_hi * (C(0.99) + u / C(100));
     }
-    t[i] = v;
+    x[i] = K::store(xi);
+    t[i] = K::store(v);
   }
 }
 
@@ -123,15 +160,17 @@ Outputs<T> run(const std::vector<T>& x, const std::vector<T>& t, const std::vect
   kldiv::forward(x.data(), t.data(), kldiv::Shape(shape), o, out.forward.data());
   if (!with_gradients(threads)) return out;
   // The upstream gradient: numel values for none, else one.
+  using C = typename Kind<T>::C;
   std::vector<T> g(r == Reduction::none ? n : 1);
   test::Random rng(5);
-  for (auto& v : g) v = T(2) * unit<T>(rng) - T(0.5);
+  for (auto& v : g) v = Kind<T>::store(C(2) * unit<C>(rng) - C(0.5));
   out.grad_input.resize(n);
   out.grad_target.resize(n);
   kldiv::backward(g.data(), x.data(), t.data(), kldiv::Shape(shape), o, out.grad_input.data(), out.grad_target.data());
   if (r != Reduction::none) {
     std::vector<T> gi(n), gt(n);
-    const T loss = kldiv::forward_backward(x.data(), t.data(), kldiv::Shape(shape), o, gi.data(), gt.data(), g[0]);
+    const T loss =
+        kldiv::forward_backward(x.data(), t.data(), kldiv::Shape(shape), o, gi.data(), gt.data(), Kind<T>::widen(g[0]));
     out.fused.push_back(loss);
     out.fused.insert(out.fused.end(), gi.begin(), gi.end());
     out.fused.insert(out.fused.end(), gt.begin(), gt.end());
@@ -223,6 +262,62 @@ const std::map<std::string, std::uint64_t> kExpected = {
     {"f64 sum fused", 0x972a86fb622c7c34ull},
 };
 
+// The same for bf16 and f16.
+const std::map<std::string, std::uint64_t> kExpectedHalf = {
+    {"bf16 batchmean backward", 0x135ef490464f229dull},
+    {"bf16 batchmean forward", 0xc08537fd40a5fdeaull},
+    {"bf16 batchmean fused", 0xb2bb2f44aff72f8eull},
+    {"bf16 log_target batchmean backward", 0x40a5bc3976033b6full},
+    {"bf16 log_target batchmean forward", 0x1f2cccb3bd8e7975ull},
+    {"bf16 log_target batchmean fused", 0xd815485d2aeef40full},
+    {"bf16 log_target mean backward", 0x1cfbf9c46b8ff0f6ull},
+    {"bf16 log_target mean forward", 0xb9b2231d5bd28150ull},
+    {"bf16 log_target mean fused", 0x4cd511dbb05fd713ull},
+    {"bf16 log_target none backward", 0xceef79f32c59310cull},
+    {"bf16 log_target none backward special", 0x6d4f94331c4e147bull},
+    {"bf16 log_target none forward", 0x554d620b5eb3e734ull},
+    {"bf16 log_target none forward special", 0x5aed1d7722b0ef56ull},
+    {"bf16 log_target sum backward", 0x53d0f110408189e4ull},
+    {"bf16 log_target sum forward", 0x302ade28df6f1a38ull},
+    {"bf16 log_target sum fused", 0xed20b4f9143645d9ull},
+    {"bf16 mean backward", 0x5545fa8bb9de84c0ull},
+    {"bf16 mean forward", 0xf4da186df87f2347ull},
+    {"bf16 mean fused", 0xae5d7f05f823d60aull},
+    {"bf16 none backward", 0xd1dbbbf58746e044ull},
+    {"bf16 none backward special", 0xd43630e59eab74f4ull},
+    {"bf16 none forward", 0xc55677b52190587bull},
+    {"bf16 none forward special", 0x2cdf0989bc7f1f45ull},
+    {"bf16 sum backward", 0x879da356cea08a38ull},
+    {"bf16 sum forward", 0xd8148c6d226195ecull},
+    {"bf16 sum fused", 0x53c7daa4b02c99adull},
+    {"f16 batchmean backward", 0xe084dcfae0897884ull},
+    {"f16 batchmean forward", 0xce3e4ac95e741a75ull},
+    {"f16 batchmean fused", 0x74c953881be2a350ull},
+    {"f16 log_target batchmean backward", 0x195c882bfdfd1136ull},
+    {"f16 log_target batchmean forward", 0x2278050ba441daf0ull},
+    {"f16 log_target batchmean fused", 0x98e3cc2f334d4a5bull},
+    {"f16 log_target mean backward", 0x64126b3e7c620907ull},
+    {"f16 log_target mean forward", 0x427638d9a74d33a5ull},
+    {"f16 log_target mean fused", 0x4524fd60cb46878bull},
+    {"f16 log_target none backward", 0x45248ab75dec862dull},
+    {"f16 log_target none backward special", 0x9840b929425a79c3ull},
+    {"f16 log_target none forward", 0x53902513dd935dacull},
+    {"f16 log_target none forward special", 0xba6e37bc1cbdf62eull},
+    {"f16 log_target sum backward", 0x67a429b2dbac1c08ull},
+    {"f16 log_target sum forward", 0x6de372c9aecb4660ull},
+    {"f16 log_target sum fused", 0x94a7b758d62d79b1ull},
+    {"f16 mean backward", 0x2479082500164997ull},
+    {"f16 mean forward", 0x8b24fe32b8ae4279ull},
+    {"f16 mean fused", 0x83a84ab8a024b50full},
+    {"f16 none backward", 0xb3650f98e1fea364ull},
+    {"f16 none backward special", 0xfca89bcb046b850eull},
+    {"f16 none forward", 0xb4b0a2b8f497b198ull},
+    {"f16 none forward special", 0x5dc61f28507af9a8ull},
+    {"f16 sum backward", 0xfd684f691e6b0d97ull},
+    {"f16 sum forward", 0x5541088c535a5f2dull},
+    {"f16 sum fused", 0xb748cab800a94a6full},
+};
+
 // Hashes of every output for one dtype, on the active ISA; checks every thread count against 1 thread.
 template <class T>
 void hash_outputs(const char* dtype, std::map<std::string, std::uint64_t>& hashes) {
@@ -269,9 +364,10 @@ std::string table(const std::map<std::string, std::uint64_t>& hashes) {
   return s;
 }
 
-}  // namespace
-
-TEST_CASE("platform bits: committed hashes of every output, f32 and f64, threads 1 to 16, every FMA ISA") {
+// Checks the hashes that hash_all computes on every FMA ISA against the committed table `expected`
+// (named `table_name` in the message that prints a new one).
+template <class F>
+void check_committed(const std::map<std::string, std::uint64_t>& expected, const char* table_name, F&& hash_all) {
   bool any = false;
   test::for_each_isa([&](const std::string& isa) {
     if (!test::has_fma(isa)) {
@@ -279,21 +375,20 @@ TEST_CASE("platform bits: committed hashes of every output, f32 and f64, threads
       return;
     }
     std::map<std::string, std::uint64_t> hashes;
-    hash_outputs<float>("f32", hashes);
-    hash_outputs<double>("f64", hashes);
+    hash_all(hashes);
     std::size_t matched = 0;
     for (const auto& entry : hashes) {  // (Clang 14 cannot capture a structured binding in CAPTURE)
       const std::string& key = entry.first;
       const std::uint64_t h = entry.second;
-      const auto want = kExpected.find(key);
+      const auto want = expected.find(key);
       CAPTURE(key);
-      CHECK(want != kExpected.end());
-      if (want != kExpected.end()) {
+      CHECK(want != expected.end());
+      if (want != expected.end()) {
         CHECK(h == want->second);
         matched += h == want->second;
       }
     }
-    CHECK(hashes.size() == kExpected.size());
+    CHECK(hashes.size() == expected.size());
     Fnv1a digest;  // of the table, to compare runs at a glance
     for (const auto& [key, h] : hashes) {
       digest.bytes(key.data(), key.size());
@@ -301,11 +396,28 @@ TEST_CASE("platform bits: committed hashes of every output, f32 and f64, threads
     }
     char hex[20];
     std::snprintf(hex, sizeof hex, "%016" PRIx64, digest.h);
-    MESSAGE(isa << ": " << matched << " of " << kExpected.size() << " committed hashes matched; digest of all "
+    MESSAGE(isa << ": " << matched << " of " << expected.size() << " committed hashes matched; digest of all "
                 << hashes.size() << ": " << hex);
-    if (matched != kExpected.size() || hashes.size() != kExpected.size())
-      MESSAGE(isa << " computed (the table kExpected in tests/test_platform_bits.cpp):\n" << table(hashes));
+    if (matched != expected.size() || hashes.size() != expected.size())
+      MESSAGE(isa << " computed (the table " << std::string(table_name) << " in tests/test_platform_bits.cpp):\n"
+                  << table(hashes));
     any = true;
   });
   CHECK(any);
+}
+
+}  // namespace
+
+TEST_CASE("platform bits: committed hashes of every output, f32 and f64, threads 1 to 16, every FMA ISA") {
+  check_committed(kExpected, "kExpected", [](std::map<std::string, std::uint64_t>& hashes) {
+    hash_outputs<float>("f32", hashes);
+    hash_outputs<double>("f64", hashes);
+  });
+}
+
+TEST_CASE("platform bits: committed hashes of every output, bf16 and f16, threads 1 to 16, every FMA ISA") {
+  check_committed(kExpectedHalf, "kExpectedHalf", [](std::map<std::string, std::uint64_t>& hashes) {
+    hash_outputs<kldiv::bf16>("bf16", hashes);
+    hash_outputs<kldiv::f16>("f16", hashes);
+  });
 }
