@@ -18,7 +18,7 @@
 
 namespace {
 
-using kldiv::eval::Divergence;
+using kldiv::Divergence;
 using kldiv::eval::LlamaFile;
 using kldiv::eval::NpyFile;
 
@@ -125,15 +125,14 @@ class Input {
   std::int64_t vocab() const { return llama_ ? llama_->n_vocab() : npy_->shape()[1]; }
   std::int64_t row_bytes() const { return llama_ ? 2 * llama_->row_size() : vocab() * npy_->item_size(); }
 
-  // Rows [first, first + count), valid until the next call.
-  kldiv::eval::Rows block(std::int64_t first, std::int64_t count) {
-    if (llama_) return kldiv::eval::Rows::llama(llama_->chunk(0) + first * llama_->row_size(), count, llama_->row_size());
+  // Rows [first, first + count), straight from the map: float16 logits go in as F16, float32 as F32.
+  kldiv::eval::Rows block(std::int64_t first, std::int64_t count) const {
+    if (llama_)
+      return kldiv::eval::Rows::llama(llama_->chunk(0) + first * llama_->row_size(), count, vocab(), llama_->row_size());
     const std::int64_t v = vocab();
-    if (npy_->dtype() == NpyFile::Dtype::f32)
-      return kldiv::eval::Rows::logits(static_cast<const float*>(npy_->data()) + first * v, count, v);
-    buffer_.resize(static_cast<std::size_t>(count * v));
-    kldiv::eval::f16_to_f32(static_cast<const std::uint16_t*>(npy_->data()) + first * v, buffer_.size(), buffer_.data());
-    return kldiv::eval::Rows::logits(buffer_.data(), count, v);
+    const auto* at = static_cast<const char*>(npy_->data()) + first * v * static_cast<std::int64_t>(npy_->item_size());
+    const kldiv::Dtype dtype = npy_->dtype() == NpyFile::Dtype::f16 ? kldiv::Dtype::f16 : kldiv::Dtype::f32;
+    return kldiv::eval::Rows::logits(kldiv::Rows(at, dtype, count, v, v));
   }
   void done_with(std::int64_t first, std::int64_t count) const {
     if (npy_) npy_->done_with_rows(first, count);
@@ -143,7 +142,6 @@ class Input {
  private:
   std::unique_ptr<LlamaFile> llama_;
   std::unique_ptr<NpyFile> npy_;
-  std::vector<float> buffer_;
 };
 
 // The correct next tokens: from a llama.cpp file, from --tokens, or none.
@@ -228,7 +226,7 @@ kldiv::eval::Result run(const Args& a) {
   const std::int64_t n = base.rows(), vocab = base.vocab();
   const std::vector<std::int64_t> tokens = load_tokens(a, base, candidate, n, vocab);
   kldiv::eval::Accumulator acc(vocab, a.options);
-  // Blocks of about 32 MB per input: enough rows for every thread, little memory for float16 copies.
+  // Blocks of about 32 MB per input: enough rows for every thread, and pages dropped behind them.
   const std::int64_t block = std::max<std::int64_t>(64, (std::int64_t(32) << 20) / std::max(base.row_bytes(), candidate.row_bytes()));
   Progress progress(a.progress, n);
   for (std::int64_t first = 0; first < n; first += block) {

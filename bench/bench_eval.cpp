@@ -71,9 +71,9 @@ void BM_eval_kldiv(benchmark::State& state) {
   const bool llama = state.range(2) != 0;
   kldiv::eval::Options o;
   o.num_threads = static_cast<int>(state.range(1));
-  const auto base = kldiv::eval::Rows::llama(d.lp.data(), d.rows, d.row_size);
-  const auto cand = llama ? kldiv::eval::Rows::llama(d.lq.data(), d.rows, d.row_size)
-                          : kldiv::eval::Rows::logits(d.q.data(), d.rows, d.vocab);
+  const auto base = kldiv::eval::Rows::llama(d.lp.data(), d.rows, d.vocab, d.row_size);
+  const auto cand = llama ? kldiv::eval::Rows::llama(d.lq.data(), d.rows, d.vocab, d.row_size)
+                          : kldiv::eval::Rows::logits(kldiv::Rows(d.q.data(), d.rows, d.vocab));
   for (auto _ : state) {
     kldiv::eval::Accumulator acc(d.vocab, o);
     acc.add(base, cand, d.tokens.data());

@@ -81,7 +81,7 @@ double as_double(kldiv::f16 v) { return kldiv::to_float(v); }
 
 kldiv::Rows rows_of(const kldiv_rows* m, const char* name) {
   if (!m) throw kldiv::null_pointer(std::string(name) + " is null");
-  return kldiv::Rows(m->data, static_cast<kldiv::Dtype>(raw(m->dtype)), m->rows, m->cols, m->stride);
+  return kldiv::detail::rows_of(*m);
 }
 
 kldiv::LogitsOptions logits_options_of(const kldiv_logits_options* o) {

@@ -47,4 +47,9 @@ int raw(const E& value) noexcept {
   return v;
 }
 
+// A kldiv_rows as the C++ API's Rows, its dtype read as raw() explains (validated later).
+inline kldiv::Rows rows_of(const kldiv_rows& m) noexcept {
+  return kldiv::Rows(m.data, static_cast<kldiv::Dtype>(raw(m.dtype)), m.rows, m.cols, m.stride);
+}
+
 }  // namespace kldiv::detail

@@ -17,7 +17,7 @@ using kldiv::detail::raw;
 
 kldiv::eval::Rows rows_of(const kldiv_eval_rows* r, const char* name) {
   if (!r) throw kldiv::null_pointer(std::string(name) + " is null");
-  return {static_cast<kldiv::eval::Source>(raw(r->source)), r->data, r->rows, r->stride};
+  return {static_cast<kldiv::eval::Source>(raw(r->source)), kldiv::detail::rows_of(r->rows)};
 }
 
 }  // namespace
@@ -27,7 +27,7 @@ extern "C" {
 void kldiv_eval_options_init(kldiv_eval_options* options) {
   if (!options) return;
   const kldiv::eval::Options defaults;
-  options->divergence = static_cast<kldiv_eval_divergence>(defaults.divergence);
+  options->divergence = static_cast<kldiv_divergence>(defaults.divergence);
   options->beta = defaults.beta;
   options->temperature = defaults.temperature;
   options->num_threads = defaults.num_threads;
@@ -38,7 +38,7 @@ kldiv_status kldiv_eval_create(int64_t n_vocab, const kldiv_eval_options* option
     if (!out) throw kldiv::null_pointer("out is null");
     kldiv::eval::Options o;
     if (options) {
-      o.divergence = static_cast<kldiv::eval::Divergence>(raw(options->divergence));
+      o.divergence = static_cast<kldiv::Divergence>(raw(options->divergence));
       o.beta = options->beta;
       o.temperature = options->temperature;
       o.num_threads = options->num_threads;

@@ -98,11 +98,12 @@ struct HalfConversions {
   void (*f32_to_f16)(const float* in, f16* out, std::size_t n);
 };
 
-// One side of a token for kldiv-eval's kernels (src/kernels/token_values.hpp): a llama.cpp row, whose
-// log p_i = scale*codes[i] + min_log_prob as stored, or float logits, which go through a log-softmax.
+// One side of a token for kldiv-eval's kernel (src/kernels/token_values.hpp): a llama.cpp row, whose
+// log p_i = scale*codes[i] + min_log_prob as stored, or logits, which go through a log-softmax.
 struct TokenSide {
   const std::uint16_t* codes;  // null for logits
-  const float* logits;         // null for codes
+  const void* logits;          // null for codes; F32, BF16 or F16 as dtype says
+  Dtype dtype;
   double scale, min_log_prob;
 };
 
@@ -122,6 +123,8 @@ struct TokenValues {
 };
 
 struct EvalKernels {
+  // At least one side is a llama.cpp row (two rows of logits take the logits kernels).  A side of logits
+  // with a NaN or +inf, or all -inf, makes the divergence NaN.
   void (*token)(const TokenSide& p, const TokenSide& q, const TokenParams& params, TokenValues* out);
 };
 

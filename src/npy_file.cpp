@@ -2,7 +2,6 @@
 #include <cstring>
 #include <limits>
 
-#include "kldiv/dtype.hpp"
 #include "kldiv/eval_files.hpp"
 
 namespace kldiv::eval {
@@ -95,10 +94,6 @@ void NpyFile::done_with_rows(std::int64_t first, std::int64_t count) const noexc
   if (shape_.size() != 2) return;
   const std::uint64_t row = static_cast<std::uint64_t>(shape_[1]) * item_size();
   file_.done_with(offset_ + static_cast<std::uint64_t>(first) * row, static_cast<std::uint64_t>(count) * row);
-}
-
-void f16_to_f32(const std::uint16_t* in, std::size_t n, float* out) noexcept {
-  for (std::size_t i = 0; i < n; ++i) out[i] = to_float(f16{in[i]});  // dtype.hpp's exact widening
 }
 
 }  // namespace kldiv::eval

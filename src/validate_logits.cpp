@@ -12,16 +12,6 @@ bool valid_dtype(Dtype d) {
   return v >= 0 && v <= 3;
 }
 
-const char* dtype_name(Dtype d) {
-  switch (d) {
-    case Dtype::f32: return "F32";
-    case Dtype::f64: return "F64";
-    case Dtype::bf16: return "BF16";
-    case Dtype::f16: return "F16";
-  }
-  return "?";
-}
-
 // Whether (rows - 1) * stride + cols elements of `size` bytes fit in the address space.
 bool fits(std::int64_t rows, std::int64_t cols, std::int64_t stride, std::size_t size) {
   if (rows == 0 || cols == 0) return true;
@@ -29,6 +19,18 @@ bool fits(std::int64_t rows, std::int64_t cols, std::int64_t stride, std::size_t
   const auto r = static_cast<std::uint64_t>(rows - 1), s = static_cast<std::uint64_t>(stride);
   if (r != 0 && s > limit / r) return false;
   return r * s <= limit - static_cast<std::uint64_t>(cols);
+}
+
+}  // namespace
+
+const char* dtype_name(Dtype d) noexcept {
+  switch (d) {
+    case Dtype::f32: return "F32";
+    case Dtype::f64: return "F64";
+    case Dtype::bf16: return "BF16";
+    case Dtype::f16: return "F16";
+  }
+  return "?";
 }
 
 void check_rows(const Rows& m, const char* name) {
@@ -44,8 +46,6 @@ void check_rows(const Rows& m, const char* name) {
     throw invalid_shape(n + "'s size overflows the address space");
   if (m.rows > 0 && m.data == nullptr) throw null_pointer(n + "'s data is null");
 }
-
-}  // namespace
 
 std::size_t element_size(Dtype dtype) noexcept {
   return dtype == Dtype::f64 ? 8 : dtype == Dtype::f32 ? 4 : 2;

@@ -11,6 +11,11 @@ namespace kldiv::detail {
 
 // The size in bytes of one element of a valid dtype.
 std::size_t element_size(Dtype dtype) noexcept;
+const char* dtype_name(Dtype dtype) noexcept;  // "F32", "F64", "BF16", "F16" ("?" for another value)
+
+// One matrix, named `name` in the messages: a valid dtype, rows >= 0, cols >= 0 (> 0 with rows),
+// stride >= cols, a size within the address space, data non-null with rows.
+void check_rows(const Rows& m, const char* name);
 
 // p, q and options; out (rows values for none, else 1; named `out_name`) must be non-null when it has
 // values.  Returns the row count.

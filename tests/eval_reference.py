@@ -198,6 +198,8 @@ np.save(path("base.npy"), base)
 np.save(path("cand.npy"), cand)
 np.save(path("near.npy"), near)
 np.save(path("cand16.npy"), cand.astype(np.float16))
+np.save(path("base16.npy"), base.astype(np.float16))
+np.save(path("near16.npy"), near.astype(np.float16))
 tgt = targets(N_CTX, N_CHUNK, tokens)
 np.save(path("targets.npy"), tgt)
 np.save(path("targets32.npy"), tgt.astype(np.int32))
@@ -222,6 +224,14 @@ cases = [
     ("llama vs npy", ["base.logits", "cand.npy"], {}),
     ("npy vs llama", ["base.npy", "cand.logits"], {}),
     ("llama vs f16 npy", ["base.logits", "cand16.npy"], {}),
+    ("f16 npy vs llama, JSD", ["base16.npy", "cand.logits", "--divergence", "jsd"], {"divergence": "jsd"}),
+    ("f16 npy vs f16 npy", ["base16.npy", "cand16.npy", "--tokens", "targets.npy"], {"tokens": "targets.npy"}),
+    ("f16 npy vs near f16 npy, T=2", ["base16.npy", "near16.npy", "--temperature", "2", "--tokens", "targets.npy"],
+     {"t": 2.0, "tokens": "targets.npy"}),
+    ("npy vs f16 npy, reverse KL", ["base.npy", "cand16.npy", "--divergence", "reverse-kl", "--tokens", "targets.npy"],
+     {"divergence": "reverse-kl", "tokens": "targets.npy"}),
+    ("f16 npy vs near npy, JSD", ["base16.npy", "near.npy", "--divergence", "jsd", "--beta", "0.2", "--tokens", "targets.npy"],
+     {"divergence": "jsd", "beta": 0.2, "tokens": "targets.npy"}),
     ("npy vs npy, tokens", ["base.npy", "cand.npy", "--tokens", "targets.npy"], {"tokens": "targets.npy"}),
     ("npy vs near npy, int32 tokens", ["base.npy", "near.npy", "--tokens", "targets32.npy"], {"tokens": "targets32.npy"}),
     ("npy vs npy, no tokens", ["base.npy", "cand.npy"], {"tokens": None}),
@@ -244,7 +254,7 @@ for name, args, kw in cases:
 
 # Identical inputs: exactly 0 and exactly 1, for every divergence and a temperature.
 for extra in [[], ["--divergence", "reverse-kl"], ["--divergence", "jsd", "--beta", "0.7"], ["--temperature", "3"]]:
-    for pair in [["base.logits", "copy.logits"], ["base.npy", "base.npy"]]:
+    for pair in [["base.logits", "copy.logits"], ["base.npy", "base.npy"], ["base16.npy", "base16.npy"]]:
         got = json.loads(eval_json([path(pair[0]), path(pair[1])] + extra))
         d = got["divergence"]
         check(all(d[k] == 0 for k in d), f"identical {pair} {extra}: divergence {d}")
@@ -258,7 +268,8 @@ for extra in [[], ["--divergence", "reverse-kl"], ["--divergence", "jsd", "--bet
 flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
 isas = ["scalar", "auto"] + (["avx2"] if " avx2" in flags and " fma" in flags else [])
 for args in [["base.logits", "cand.logits"], ["base.logits", "cand.npy", "--divergence", "jsd"],
-             ["base.npy", "near.npy", "--temperature", "2"]]:
+             ["base.npy", "near.npy", "--temperature", "2"], ["base16.npy", "cand.npy", "--tokens", "targets.npy"],
+             ["cand16.npy", "base.logits", "--divergence", "reverse-kl", "--temperature", "0.5"]]:
     a = [path(x) if x.endswith(("npy", "logits")) else x for x in args]
     outs = {(t, isa): eval_json(a + ["--threads", str(t)], {"KLDIV_ISA": isa}) for t in (1, 2, 7) for isa in isas}
     first = next(iter(outs.values()))
@@ -386,6 +397,18 @@ with open(path("base.npy"), "rb") as f:
     npy_bytes = f.read()
 bad("trunc.npy", ["trunc.npy", "cand.npy"], "trunc.npy: truncated", npy_bytes[:-4])
 bad("trail.npy", ["trail.npy", "cand.npy"], "trail.npy: 4 trailing bytes", npy_bytes + b"1234")
+nan_logits = cand.copy()
+nan_logits[5, 17] = np.nan
+np.save(path("nan.npy"), nan_logits)
+bad("nan logit", ["base.logits", "nan.npy"], "nan.npy: row 5: a logit is NaN or +inf, or every logit is -inf")
+inf16 = cand.astype(np.float16)
+inf16[7, 3] = np.inf
+np.save(path("inf16.npy"), inf16)
+bad("inf logit", ["base.npy", "inf16.npy"], "inf16.npy: row 7: a logit is NaN or +inf")
+ninf = base.copy()
+ninf[2, :] = -np.inf
+np.save(path("ninf.npy"), ninf)
+bad("all -inf", ["ninf.npy", "cand.npy"], "ninf.npy: row 2: a logit is NaN or +inf, or every logit is -inf")
 # tokens files
 np.save(path("tok2d.npy"), tgt.reshape(3, -1))
 bad("tokens 2-D", ["base.npy", "cand.npy", "--tokens", "tok2d.npy"], "tok2d.npy: tokens must be a 1-D int32 or int64")

@@ -14,33 +14,28 @@
 extern "C" {
 #endif
 
-/* The divergence per token (the values of the logits kernels' kldiv_divergence). */
-typedef enum kldiv_eval_divergence {
-  KLDIV_EVAL_KL = 0,         /* KL(P_base || Q) */
-  KLDIV_EVAL_REVERSE_KL = 1, /* KL(Q || P_base) */
-  KLDIV_EVAL_JSD = 2         /* beta KL(P || M) + (1 - beta) KL(Q || M), M = beta P + (1 - beta) Q */
-} kldiv_eval_divergence;
-
 /* What a block of rows holds. */
 typedef enum kldiv_eval_source {
-  KLDIV_EVAL_LOGITS_F32 = 0, /* float logits: a full log-softmax */
-  KLDIV_EVAL_LLAMA = 1       /* llama.cpp rows: uint16 [scale, min_log_prob as two floats][codes] */
+  KLDIV_EVAL_LOGITS = 0, /* logits of any kldiv_dtype: a full log-softmax */
+  KLDIV_EVAL_LLAMA = 1   /* llama.cpp rows: uint16 [scale, min_log_prob as two floats][codes] */
 } kldiv_eval_source;
 
-/* rows rows; row r starts at element r*stride of data (floats, or uint16 for KLDIV_EVAL_LLAMA, whose
-   stride is at least kldiv_llama_row_size(n_vocab)). */
+/* A block of rows of one side.  rows.cols must be the accumulator's n_vocab.
+   - KLDIV_EVAL_LOGITS: rows as for the logits API (kldiv.h): row r at element r*stride of data, stride >=
+     cols, dtype F32, BF16, F16 or F64.  F64 pairs only with F64 logits (as in the logits API, whose f64
+     kernels they use); F32, BF16 and F16 pair with each other and with llama.cpp rows.
+   - KLDIV_EVAL_LLAMA: rows.data points to uint16 rows, row r at element r*stride, stride >=
+     kldiv_llama_row_size(cols); rows.dtype is ignored. */
 typedef struct kldiv_eval_rows {
   kldiv_eval_source source;
-  const void* data;
-  int64_t rows;
-  int64_t stride;
+  kldiv_rows rows;
 } kldiv_eval_rows;
 
 typedef struct kldiv_eval_options {
-  kldiv_eval_divergence divergence; /* default KLDIV_EVAL_KL */
-  double beta;                      /* KLDIV_EVAL_JSD only, 0 < beta < 1; default 0.5 */
-  double temperature;               /* finite, > 0, for the divergence only; default 1 */
-  int num_threads;                  /* 0 (default): the global setting */
+  kldiv_divergence divergence; /* KL(P_base || Q) (default KLDIV_KL), KLDIV_REVERSE_KL or KLDIV_JSD, as in kldiv.h */
+  double beta;                 /* KLDIV_JSD only, 0 < beta < 1; default 0.5 */
+  double temperature;          /* finite, > 0, for the divergence only; default 1 */
+  int num_threads;             /* 0 (default): the global setting */
 } kldiv_eval_options;
 void kldiv_eval_options_init(kldiv_eval_options* options);
 
@@ -74,8 +69,9 @@ typedef struct kldiv_eval kldiv_eval; /* an accumulator */
 kldiv_status kldiv_eval_create(int64_t n_vocab, const kldiv_eval_options* options, kldiv_eval** out);
 void kldiv_eval_destroy(kldiv_eval* eval); /* NULL is fine */
 
-/* Adds base->rows tokens; candidate has as many rows.  tokens: one correct next token per row, in
-   [0, n_vocab), or NULL; an accumulator takes either always or never. */
+/* Adds base->rows.rows tokens; candidate has as many rows.  tokens: one correct next token per row, in
+   [0, n_vocab), or NULL; an accumulator takes either always or never.  A row of logits with a NaN or +inf,
+   or with every logit -inf, is an error (-inf alone is a masked entry, probability 0). */
 kldiv_status kldiv_eval_add(kldiv_eval* eval, const kldiv_eval_rows* base, const kldiv_eval_rows* candidate,
                             const int64_t* tokens);
 

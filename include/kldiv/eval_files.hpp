@@ -108,9 +108,6 @@ class NpyFile {
   std::uint64_t offset_ = 0;
 };
 
-// IEEE binary16 to float, exactly.
-void f16_to_f32(const std::uint16_t* in, std::size_t n, float* out) noexcept;
-
 }  // namespace kldiv::eval
 
 #endif  // KLDIV_EVAL_FILES_HPP

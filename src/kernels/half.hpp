@@ -2,6 +2,7 @@
 // over the vector vocabulary (simd_xsimd.hpp / simd_scalar.hpp):
 //   load_as<V>(p), load_as_n<V>(p, k)      S = float, double, bf16 or f16; halves widen to float lanes
 //   store_as<V>(p, v), store_as_n<V>(p, k, v)   rounding once to S, to nearest even
+//   load_row<V>(p, k, fill)                 k <= size elements, the rest `fill`
 // The _n forms take k <= size elements (zeros past them on loads).  Every target gives the same bits: the
 // portable forms below use only integer operations and exact float ones, and the native f16 instructions
 // (AVX-512F, F16C) round and treat NaN the same way.  The NaN rule: a NaN keeps its sign and the upper bits
@@ -131,6 +132,23 @@ KLDIV_INLINE void store_as_n(S* p, std::size_t k, V v) noexcept {
   store_as(b, v);
   std::memcpy(p, b, k * sizeof *p);
 }
+
+// A row's elements as V, halves widened; k < size loads pad with `fill` (e.g. -inf, which no maximum
+// or softmax takes).
+template <class V, class S>
+KLDIV_INLINE V load_row(const S* p, std::size_t k, value_t<V> fill) noexcept {
+  using T = value_t<V>;
+  if (k == traits<V>::size) return load_as<V>(p);
+  T lane[traits<V>::size];
+  for (std::size_t i = 0; i < traits<V>::size; ++i) lane[i] = T(i);
+  return vselect(traits<V>::load(lane) < V(T(k)), load_as_n<V>(p, k), V(fill));
+}
+
+// One stored element as a double, exactly.
+inline double as_double(float v) noexcept { return v; }
+inline double as_double(double v) noexcept { return v; }
+inline double as_double(bf16 v) noexcept { return to_float(v); }
+inline double as_double(f16 v) noexcept { return to_float(v); }
 
 // out[i] = in[i] converted, for i < n: the conversions of the kernel table (kernel_table.hpp).
 template <class V, class From, class To>

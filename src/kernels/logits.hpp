@@ -28,25 +28,10 @@
 
 namespace kldiv::detail::KLDIV_TARGET {
 
-// Storage: a row's elements as V (halves widened, src/kernels/half.hpp).  k < size loads pad with `fill`.
-template <class V, class S>
-KLDIV_INLINE V load_row(const S* p, std::size_t k, value_t<V> fill) noexcept {
-  using T = value_t<V>;
-  if (k == traits<V>::size) return load_as<V>(p);
-  T lane[traits<V>::size];
-  for (std::size_t i = 0; i < traits<V>::size; ++i) lane[i] = T(i);
-  return vselect(traits<V>::load(lane) < V(T(k)), load_as_n<V>(p, k), V(fill));
-}
 template <class V, class S>
 KLDIV_INLINE void store_row(S* p, std::size_t k, V v) noexcept {
   store_as_n(p, k, v);
 }
-
-// One stored element as a double, for the scalar scan of argmax.
-inline double as_double(float v) noexcept { return v; }
-inline double as_double(double v) noexcept { return v; }
-inline double as_double(bf16 v) noexcept { return to_float(v); }
-inline double as_double(f16 v) noexcept { return to_float(v); }
 
 template <class T>
 inline constexpr T kInf = std::numeric_limits<T>::infinity();

@@ -1,12 +1,14 @@
-// kldiv-eval's per-token values (include/kldiv/eval.hpp), written once over the vector vocabulary and
-// instantiated per ISA by the files in src/isa/.
+// kldiv-eval's per-token values (include/kldiv/eval.hpp) for a pair with a llama.cpp row, written once
+// over the vector vocabulary and instantiated per ISA by the files in src/isa/.  (Two rows of logits take
+// the logits kernels instead: src/eval_accumulator.cpp.)
 //
 // A token compares two rows of the vocabulary: the base's P and the candidate's Q, each a llama.cpp row
-// (log p_i = scale*code_i + min_log_prob as stored, no renormalisation) or float logits (a full
-// log-softmax).  Everything past the loads is double: a code times a float scale is exact in double, so
-// the differences log P_i - log Q_i of close models do not cancel into float noise.  Element i of each
-// group of kLanes goes to accumulator lane i, on every ISA, and the lanes are summed in reduction.cpp's
-// fixed tree: a token's values have the same bits on every FMA target and thread count.
+// (log p_i = scale*code_i + min_log_prob as stored, no renormalisation) or logits, F32, BF16 or F16 (a
+// full log-softmax; halves widened exactly by the vocabulary's loads, src/kernels/half.hpp).  Everything
+// past the loads is double: a code times a float scale is exact in double, so the differences
+// log P_i - log Q_i of close models do not cancel into float noise.  Element i of each group of kLanes
+// goes to accumulator lane i, on every ISA, and the lanes are summed in reduction.cpp's fixed tree: a
+// token's values have the same bits on every FMA target and thread count.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 
 #include "../kernel_table.hpp"
 #include "../reduction.hpp"
+#include "half.hpp"
 #include "loss.hpp"  // with_flag
 #include "math.hpp"
 
@@ -61,24 +64,21 @@ struct Codes {
   double value_at(std::size_t i) const noexcept { return scale * p[i] + min_log_prob; }  // exact product
 };
 
-// Float logits.
-template <class Vf>
+// Logits stored as S (float, bf16 or f16).
+template <class Vf, class S>
 struct Logits {
-  const float* p;
+  const S* p;
   static constexpr bool is_codes = false;
-  KLDIV_INLINE Vf load(std::size_t i) const noexcept { return traits<Vf>::load(p + i); }
+  KLDIV_INLINE Vf load(std::size_t i) const noexcept { return load_as<Vf>(p + i); }
   // k < size elements, padded with -inf, which never wins an argmax.
   KLDIV_INLINE Vf load_part(std::size_t i, std::size_t k) const noexcept {
-    float b[traits<Vf>::size];
-    std::fill(b, b + traits<Vf>::size, -std::numeric_limits<float>::infinity());
-    std::memcpy(b, p + i, k * sizeof *b);
-    return traits<Vf>::load(b);
+    return load_row<Vf>(p + i, k, -std::numeric_limits<float>::infinity());
   }
   template <class Vd>
   KLDIV_INLINE Vd value(Vd x) const noexcept {
     return x;
   }
-  double value_at(std::size_t i) const noexcept { return p[i]; }
+  double value_at(std::size_t i) const noexcept { return as_double(p[i]); }
 };
 
 // Calls f(group, a) for every group of kLanes elements, a[k] the k-th float vector of raw values; in the
@@ -306,14 +306,33 @@ Side side(const Src& s, const TokenParams& a) noexcept {
   return r;
 }
 
-// (The callers' lambdas are always inlined: an out-of-line one would be a weak symbol of the ISA object,
-// which .ci/consumers.sh rejects.)
+// f(source) for a side of logits, by its dtype (F32, BF16 or F16: the caller has checked).  (The
+// callers' lambdas are always inlined: an out-of-line one would be a weak symbol of the ISA object, which
+// .ci/consumers.sh rejects.)
 template <class Vf, class F>
-KLDIV_INLINE void with_source(const TokenSide& s, F&& f) {
-  if (s.codes)
-    f(Codes<Vf>{s.codes, s.scale, s.min_log_prob});
+KLDIV_INLINE void with_logits(const TokenSide& s, F&& f) {
+  if (s.dtype == Dtype::bf16)
+    f(Logits<Vf, bf16>{static_cast<const bf16*>(s.logits)});
+  else if (s.dtype == Dtype::f16)
+    f(Logits<Vf, f16>{static_cast<const f16*>(s.logits)});
   else
-    f(Logits<Vf>{s.logits});
+    f(Logits<Vf, float>{static_cast<const float*>(s.logits)});
+}
+
+template <class Vf>
+KLDIV_INLINE Codes<Vf> codes_of(const TokenSide& s) noexcept {
+  return {s.codes, s.scale, s.min_log_prob};
+}
+
+// f(source of p, source of q), at least one of them llama.cpp codes.
+template <class Vf, class F>
+KLDIV_INLINE void with_sources(const TokenSide& p, const TokenSide& q, F&& f) {
+  if (!p.codes)
+    with_logits<Vf>(p, [&](const auto& sp) KLDIV_INLINE_LAMBDA { f(sp, codes_of<Vf>(q)); });
+  else if (!q.codes)
+    with_logits<Vf>(q, [&](const auto& sq) KLDIV_INLINE_LAMBDA { f(codes_of<Vf>(p), sq); });
+  else
+    f(codes_of<Vf>(p), codes_of<Vf>(q));
 }
 
 template <class Vf, class Vd, int Div, bool Cut, bool ArgP, bool ArgQ, class SrcP, class SrcQ>
@@ -324,31 +343,32 @@ double divergence_of(const SrcP& sp, const SrcQ& sq, const TokenParams& a, Side&
 
 template <class Vf, class Vd>
 void token_entry(const TokenSide& p, const TokenSide& q, const TokenParams& a, TokenValues* out) noexcept {
-  with_source<Vf>(p, [&](const auto& sp) KLDIV_INLINE_LAMBDA {
-    with_source<Vf>(q, [&](const auto& sq) KLDIV_INLINE_LAMBDA {
-      Side ip = side<Vf, Vd>(sp, a), iq = side<Vf, Vd>(sq, a);
-      constexpr bool cut = std::decay_t<decltype(sp)>::is_codes;
-      double d;
-      with_flag(deferred(sp, a), [&](auto dp) KLDIV_INLINE_LAMBDA {
-        with_flag(deferred(sq, a), [&](auto dq) KLDIV_INLINE_LAMBDA {
-          if (a.divergence == 0)
-            d = divergence_of<Vf, Vd, 0, cut, dp, dq>(sp, sq, a, ip, iq);
-          else if (a.divergence == 1)
-            d = divergence_of<Vf, Vd, 1, false, dp, dq>(sp, sq, a, ip, iq);
-          else
-            d = divergence_of<Vf, Vd, 2, false, dp, dq>(sp, sq, a, ip, iq);
-        });
+  with_sources<Vf>(p, q, [&](const auto& sp, const auto& sq) KLDIV_INLINE_LAMBDA {
+    Side ip = side<Vf, Vd>(sp, a), iq = side<Vf, Vd>(sq, a);
+    constexpr bool cut = std::decay_t<decltype(sp)>::is_codes;
+    double d;
+    with_flag(deferred(sp, a), [&](auto dp) KLDIV_INLINE_LAMBDA {
+      with_flag(deferred(sq, a), [&](auto dq) KLDIV_INLINE_LAMBDA {
+        if (a.divergence == 0)
+          d = divergence_of<Vf, Vd, 0, cut, dp, dq>(sp, sq, a, ip, iq);
+        else if (a.divergence == 1)
+          d = divergence_of<Vf, Vd, 1, false, dp, dq>(sp, sq, a, ip, iq);
+        else
+          d = divergence_of<Vf, Vd, 2, false, dp, dq>(sp, sq, a, ip, iq);
       });
-      if constexpr (std::decay_t<decltype(sp)>::is_codes)
-        if (sp.scale == 0) ip.argmax = 0;  // every entry is equal
-      if constexpr (std::decay_t<decltype(sq)>::is_codes)
-        if (sq.scale == 0) iq.argmax = 0;
-      out->divergence = d;
-      out->same_top = ip.argmax == iq.argmax;
-      out->log_p = ip.log_token;
-      out->log_q = iq.log_token;
-      out->delta_p = first_lane(vexp<true>(Vd(iq.log_token))) - first_lane(vexp<true>(Vd(ip.log_token)));
     });
+    if constexpr (std::decay_t<decltype(sp)>::is_codes)
+      if (sp.scale == 0) ip.argmax = 0;  // every entry is equal
+    if constexpr (std::decay_t<decltype(sq)>::is_codes)
+      if (sq.scale == 0) iq.argmax = 0;
+    // A side of logits with a NaN or +inf, or all -inf, has a NaN offset (its softmax sum is NaN); a
+    // llama.cpp side's is finite (or 0 when deferred).  The KL cut could hide it from d.
+    const bool bad = ip.offset != ip.offset || iq.offset != iq.offset;
+    out->divergence = bad ? std::numeric_limits<double>::quiet_NaN() : d;
+    out->same_top = ip.argmax == iq.argmax;
+    out->log_p = ip.log_token;
+    out->log_q = iq.log_token;
+    out->delta_p = first_lane(vexp<true>(Vd(iq.log_token))) - first_lane(vexp<true>(Vd(ip.log_token)));
   });
 }
 
