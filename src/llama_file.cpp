@@ -26,11 +26,21 @@ void check_dimension(const std::string& path, const char* name, std::int64_t v, 
                            std::to_string(hi) + "]");
 }
 
-// The file's size for these dimensions (below 2^63 for any that pass check_dimension).
+// a * b and a + b, saturating at 2^64 - 1, which no file reaches.
+std::uint64_t mul(std::uint64_t a, std::uint64_t b) {
+  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b ? std::numeric_limits<std::uint64_t>::max() : a * b;
+}
+std::uint64_t add(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max() : a + b;
+}
+
+// The file's size for these dimensions, saturated: dimensions that pass check_dimension can describe up
+// to about 2^79 bytes, and a size that wrapped around could match a small file.
 std::uint64_t file_size(std::int64_t n_ctx, std::int64_t n_vocab, std::int64_t n_chunk) {
-  const std::uint64_t rows = static_cast<std::uint64_t>(n_ctx - 1 - n_ctx / 2) * static_cast<std::uint64_t>(n_chunk);
-  return kHeader + 4 * static_cast<std::uint64_t>(n_ctx) * static_cast<std::uint64_t>(n_chunk) +
-         2 * rows * static_cast<std::uint64_t>(llama_row_size(n_vocab));
+  const std::uint64_t chunks = static_cast<std::uint64_t>(n_chunk);
+  const std::uint64_t rows = mul(static_cast<std::uint64_t>(n_ctx - 1 - n_ctx / 2), chunks);
+  return add(add(kHeader, mul(4 * static_cast<std::uint64_t>(n_ctx), chunks)),
+             mul(2 * rows, static_cast<std::uint64_t>(llama_row_size(n_vocab))));
 }
 
 }  // namespace
@@ -49,7 +59,9 @@ LlamaFile::LlamaFile(const std::string& path) : file_(path) {
   if (file_.size() < expected)
     throw invalid_argument(path + ": truncated: " + std::to_string(file_.size()) + " bytes, but n_ctx " +
                            std::to_string(n_ctx) + ", n_vocab " + std::to_string(n_vocab) + " and n_chunk " +
-                           std::to_string(n_chunk) + " need " + std::to_string(expected));
+                           std::to_string(n_chunk) + " need " +
+                           (expected == std::numeric_limits<std::uint64_t>::max() ? std::string("2^64 or more")
+                                                                                    : std::to_string(expected)));
   if (file_.size() > expected)
     throw invalid_argument(path + ": " + std::to_string(file_.size() - expected) + " trailing bytes after the " +
                            std::to_string(expected) + " that n_ctx, n_vocab and n_chunk describe");
@@ -151,7 +163,9 @@ void LlamaWriter::close() {
   if (!ok || !closed) throw invalid_argument(path_ + ": write failed");
 }
 
-std::int64_t llama_row_size(std::int64_t n_vocab) noexcept { return 2 * ((n_vocab + 1) / 2) + 4; }
+std::int64_t llama_row_size(std::int64_t n_vocab) noexcept {
+  return n_vocab >= 1 && n_vocab <= kMaxSize ? 2 * ((n_vocab + 1) / 2) + 4 : -1;
+}
 
 // llama.cpp's quantization (facts from its tools/perplexity/perplexity.cpp): a window of 16 nats below
 // the largest logit in 65535 steps, codes rounded to nearest (even); log p = scale*code + min_log_prob.

@@ -360,6 +360,9 @@ bad("vocab0.logits", ["vocab0.logits", "cand.logits"], "vocab0.logits: n_vocab 0
 bad("chunk0.logits", ["chunk0.logits", "cand.logits"], "chunk0.logits: n_chunk 0", b"_logits_" + struct.pack("<3i", N_CTX, V, 0) + body)
 bad("trunc.logits", ["trunc.logits", "cand.logits"], "trunc.logits: truncated", base_bytes[:-2])
 bad("trail.logits", ["trail.logits", "cand.logits"], "trail.logits: 3 trailing bytes", base_bytes + b"abc")
+# Dimensions whose size, taken mod 2^64, would be this file's 2822956 bytes.
+bad("wrap.logits", ["wrap.logits", "cand.logits"], "wrap.logits: truncated: 2822956 bytes, but n_ctx 236455, n_vocab 9818533 and "
+    "n_chunk 1755975001 need 2^64 or more", b"_logits_" + struct.pack("<3i", 236455, 9818533, 1755975001) + bytes(2822956 - 20))
 bad("missing.logits", ["missing.logits", "cand.logits"], "missing.logits: cannot open")
 tok_bad = bytearray(base_bytes)
 struct.pack_into("<i", tok_bad, 20 + 4 * 5, V)

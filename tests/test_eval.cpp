@@ -278,6 +278,20 @@ TEST_CASE("eval: identical rows give exactly 0 and a same top of 1, for every ki
       }
 }
 
+TEST_CASE("eval: identical llama.cpp rows with an absurd header still give exactly 0") {
+  // log p = 0.01 code + 800: P overflows to inf, and inf times a zero difference must not become NaN.
+  const std::int64_t v = 7, nv = kldiv_llama_row_size(v);
+  std::vector<std::uint16_t> row(nv, 0);
+  const float header[2] = {0.01f, 800.0f};
+  std::memcpy(row.data(), header, sizeof header);
+  for (std::int64_t k = 0; k < v; ++k) row[4 + k] = static_cast<std::uint16_t>(1000 * k);
+  for (const Divergence div : {Divergence::kl, Divergence::reverse_kl, Divergence::jsd}) {
+    Accumulator acc(v, {div, 0.5, 1.0, 0});
+    acc.add(Rows::llama(row.data(), 1, v, nv), Rows::llama(row.data(), 1, v, nv));
+    CHECK(acc.finish().divergence.mean == 0);
+  }
+}
+
 TEST_CASE("eval: few tokens: standard errors 0, undefined values NaN") {
   const Data d = make(4, 64, 0.5, 5);
   Accumulator acc(d.vocab);
@@ -492,6 +506,11 @@ TEST_CASE("eval: bad options, merges and quantizer input through the C ABI") {
   CHECK(same_bits(before, after));
   kldiv_eval_destroy(e);
 
+  CHECK(kldiv_llama_row_size(5) == 10);
+  CHECK(kldiv_llama_row_size(6) == 10);
+  CHECK(kldiv_llama_row_size(std::int64_t(1) << 24) == (std::int64_t(1) << 24) + 4);
+  for (const std::int64_t v : {std::int64_t(0), std::int64_t(-3), (std::int64_t(1) << 24) + 1, std::numeric_limits<std::int64_t>::max()})
+    CHECK(kldiv_llama_row_size(v) == -1);
   std::vector<float> row(5, 1.0f);
   std::vector<std::uint16_t> out(kldiv_llama_row_size(5), 0x1234);
   row[1] = NAN;

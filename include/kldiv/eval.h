@@ -81,7 +81,7 @@ kldiv_status kldiv_eval_merge(kldiv_eval* into, const kldiv_eval* from);
 /* The statistics of every token added so far; the accumulator is unchanged. */
 kldiv_status kldiv_eval_finish(const kldiv_eval* eval, kldiv_eval_result* out);
 
-/* llama.cpp's row: 2*((n_vocab + 1)/2) + 4 uint16 values. */
+/* llama.cpp's row: 2*((n_vocab + 1)/2) + 4 uint16 values; -1 for n_vocab outside [1, 2^24]. */
 int64_t kldiv_llama_row_size(int64_t n_vocab);
 
 /* Quantizes one row of float logits the way llama-perplexity --kl-divergence-base stores it, into

@@ -194,9 +194,10 @@ KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd p, Vd q, Vd stored_p, double beta) noexcep
     const Vd b(beta), c(1 - beta);
     const Vd lm = vlog(vfma(b, p, c * q));
     t = vselect(p == zero, zero, b * p * (lp - lm)) + vselect(q == zero, zero, c * q * (lq - lm));
-    t = vselect(lp == lq, zero, t);  // M_i = P_i = Q_i: exactly 0, which m's rounding would miss
   }
-  return t;
+  // Equal entries add exactly 0: for JSD m's rounding would miss it, and for any divergence an absurd
+  // llama.cpp row (log p far above 0) would make an overflowing P times 0 a NaN.
+  return vselect(lp == lq, zero, t);
 }
 
 // The divergence over the row, with log P_i = value_i * inv_t - offset_p (and likewise for Q); with

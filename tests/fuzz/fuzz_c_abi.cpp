@@ -9,6 +9,7 @@
 //   read or write past it), and data from the input's raw bytes or a generator mixing NaN, inf, zeros,
 //   subnormals, negatives and huge values;
 // - the logits entry points (fuzz_logits.cpp, which states what it checks);
+// - kldiv-eval's C ABI and its file readers (fuzz_eval.cpp, which states what it checks);
 // - kldiv_set_isa with NULL, known names, near misses and arbitrary strings; kldiv_set_num_threads with
 //   any int; kldiv_status_string with any int; kldiv_isa, kldiv_version, kldiv_last_error.
 //
@@ -36,19 +37,11 @@
 #include <vector>
 
 #include "c_calls.h"
-#include "fuzz_logits.hpp"
+#include "fuzz_support.hpp"
 #include "kldiv/dtype.hpp"
 #include "kldiv/kldiv.h"
 
 namespace {
-
-#define EXPECT(cond)                                                                       \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "fuzz_c_abi.cpp:%d: expectation failed: %s\n", __LINE__, #cond); \
-      std::abort();                                                                        \
-    }                                                                                      \
-  } while (0)
 
 // Valid shapes above this many elements get NULL data (which the library must reject): nothing bigger is
 // allocated.  2^17 elements still run on 4 threads (32768 per thread, src/parallel.cpp).
@@ -611,13 +604,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   init();
   FuzzedDataProvider in(data, size);
   for (int ops = 0; ops < 6 && in.remaining_bytes() > 0; ++ops) {
-    switch (in.ConsumeIntegralInRange<int>(0, 9)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 12)) {
       case 0: fuzz_set_isa(in); break;
       case 1: fuzz_misc(in); break;
       case 2: fuzz_call<float>(in); break;
       case 3: fuzz_call<kldiv::bf16>(in); break;
       case 4: fuzz_call<kldiv::f16>(in); break;
       case 8: case 9: fuzz_logits(in); break;
+      case 10: case 11: fuzz_eval(in); break;
+      case 12: fuzz_eval_files(in); break;
       default: fuzz_call<double>(in); break;
     }
   }

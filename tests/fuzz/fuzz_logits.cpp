@@ -6,33 +6,19 @@
 // It asserts: the status is KLDIV_OK exactly when the call is valid by kldiv.h's rules, else one of the
 // errors that apply; a failed call leaves every output byte untouched and sets a message; a valid call
 // writes every output value, and gives the same bits again with another thread count (any NaN for any NaN).
-#include "fuzz_logits.hpp"
-
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <limits>
 #include <vector>
 
+#include "fuzz_support.hpp"
 #include "kldiv/kldiv.h"
 
 namespace {
 
-#define EXPECT(cond)                                                                          \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      std::fprintf(stderr, "fuzz_logits.cpp:%d: expectation failed: %s\n", __LINE__, #cond); \
-      std::abort();                                                                           \
-    }                                                                                         \
-  } while (0)
+using fuzz::consume_value;
+using fuzz::element_size;
+using fuzz::set_raw;
+using fuzz::shape_valid;
 
 constexpr std::int64_t kMaxElements = std::int64_t(1) << 17;  // larger valid shapes get NULL data
-
-template <class E>
-void set_raw(E& e, int v) {
-  std::memcpy(&e, &v, sizeof v);  // an int the enum may not name, as C allows
-}
 
 std::int64_t consume_extent(FuzzedDataProvider& in) {
   switch (in.ConsumeIntegralInRange<int>(0, 9)) {
@@ -44,18 +30,6 @@ std::int64_t consume_extent(FuzzedDataProvider& in) {
     default: return in.ConsumeIntegralInRange<std::int64_t>(1, 40);
   }
 }
-
-double consume_value(FuzzedDataProvider& in) {
-  switch (in.ConsumeIntegralInRange<int>(0, 15)) {
-    case 0: return std::nan("");
-    case 1: return std::numeric_limits<double>::infinity();
-    case 2: case 3: return -std::numeric_limits<double>::infinity();
-    case 4: return in.ConsumeFloatingPoint<double>();
-    default: return in.ConsumeFloatingPointInRange<double>(-30, 30);
-  }
-}
-
-std::size_t element_size(int dtype) { return dtype == 1 ? 8 : dtype == 0 ? 4 : 2; }
 
 // A matrix's buffer: valid shapes up to kMaxElements get data (random fill, the same in both copies).
 struct Matrix {
@@ -78,17 +52,6 @@ void fill(FuzzedDataProvider& in, Matrix& m) {
   }
 }
 
-bool shape_valid(std::int64_t rows, std::int64_t cols, std::int64_t stride, std::size_t es, std::size_t& span) {
-  if (rows < 0 || cols < 0 || (cols == 0 && rows > 0) || stride < cols) return false;
-  if (rows == 0 || cols == 0) return span = 0, true;
-  const auto limit = static_cast<unsigned long long>(std::numeric_limits<std::ptrdiff_t>::max()) / es;
-  const auto r = static_cast<unsigned long long>(rows - 1), s = static_cast<unsigned long long>(stride);
-  if (r != 0 && s > limit / r) return false;
-  if (r * s > limit - static_cast<unsigned long long>(cols)) return false;
-  span = static_cast<std::size_t>(r * s + static_cast<unsigned long long>(cols));
-  return true;
-}
-
 bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
   for (std::size_t i = 0; i < a.size(); ++i)
     if (!(std::isnan(a[i]) && std::isnan(b[i])) && std::memcmp(&a[i], &b[i], sizeof(double)) != 0) return false;
@@ -97,13 +60,6 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
 
 }  // namespace
 
-// cols + d for a stride, saturated: cols may be the largest int64 (an overflowing size, which the library
-// must reject), and the sum must not overflow in the fuzzer itself.
-std::int64_t stride_of(std::int64_t cols, std::int64_t d) {
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  return d > 0 && cols > kMax - d ? kMax : cols + d;
-}
-
 void fuzz_logits(FuzzedDataProvider& in) {
   Matrix p, q;
   const bool backward = in.ConsumeBool();
@@ -111,10 +67,10 @@ void fuzz_logits(FuzzedDataProvider& in) {
   p.dtype = dtype();
   q.dtype = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? dtype() : p.dtype;
   const std::int64_t rows = consume_extent(in), cols = consume_extent(in);
-  p.rows = {nullptr, KLDIV_DTYPE_F32, rows, cols, stride_of(cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3))};
+  p.rows = {nullptr, KLDIV_DTYPE_F32, rows, cols, fuzz::plus(cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3))};
   q.rows = {nullptr, KLDIV_DTYPE_F32, in.ConsumeIntegralInRange<int>(0, 15) == 0 ? consume_extent(in) : rows,
             in.ConsumeIntegralInRange<int>(0, 15) == 0 ? consume_extent(in) : cols, 0};
-  q.rows.stride = stride_of(q.rows.cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3));
+  q.rows.stride = fuzz::plus(q.rows.cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3));
   set_raw(p.rows.dtype, p.dtype);
   set_raw(q.rows.dtype, q.dtype);
   kldiv_logits_options o;
@@ -127,7 +83,7 @@ void fuzz_logits(FuzzedDataProvider& in) {
   o.temperature = in.ConsumeBool() ? in.ConsumeFloatingPointInRange<double>(0.1, 5) : consume_value(in);
   o.temperature_squared = in.ConsumeIntegral<int>();
   o.num_threads = in.ConsumeIntegralInRange<int>(-1, 4);
-  const std::int64_t grad_stride = stride_of(cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3));
+  const std::int64_t grad_stride = fuzz::plus(cols, in.ConsumeIntegralInRange<std::int64_t>(-1, 3));
 
   // What the rules say.
   const bool dtypes_ok = p.dtype >= 0 && p.dtype <= 3 && q.dtype >= 0 && q.dtype <= 3 && ((p.dtype == 1) == (q.dtype == 1));
