@@ -2,9 +2,9 @@
 #pragma once
 namespace kldiv::detail::coefficients {
 inline constexpr float log_f32[] = {-0x1.fffffap-2f, 0x1.555872p-2f, -0x1.004044p-2f, 0x1.86e9aap-3f, };
-alignas(64) inline constexpr float log_f32_invc[16] = {0x1p0f, 0x1.dp-1f, 0x1.cp-1f, 0x1.ap-1f, 0x1.9p-1f, 0x1.8p-1f, 0x1.7p-1f, 0x1.6p-1f, 0x1.5p-1f, 0x1.4p-1f, 0x1.3p-1f, 0x1.3p-1f, 0x1.2p-1f, 0x1.1p-1f, 0x1.1p-1f, 0x1p-1f, };
-alignas(64) inline constexpr float log_f32_logc_hi[16] = {0.0f, 0x1.9338p-4f, 0x1.1178p-3f, 0x1.a94p-3f, 0x1.f99p-3f, 0x1.2696p-2f, 0x1.522ap-2f, 0x1.7fbp-2f, 0x1.af52p-2f, 0x1.e148p-2f, 0x1.0ae7p-1f, 0x1.0ae7p-1f, 0x1.2696p-1f, 0x1.43dap-1f, 0x1.43dap-1f, 0x1.62e4p-1f, };
-alignas(64) inline constexpr float log_f32_logc_lo[16] = {0.0f, -0x1.0d1536p-19f, 0x1.d044fcp-20f, -0x1.2c3752p-19f, 0x1.c6cb3cp-19f, 0x1.089a6ep-21f, 0x1.c0e714p-19f, -0x1.7109fap-20f, 0x1.2a491ap-19f, 0x1.4344e4p-19f, 0x1.b8b416p-19f, 0x1.b8b416p-19f, 0x1.089a6ep-20f, -0x1.a0db88p-26f, -0x1.a0db88p-26f, 0x1.7f7d1cp-20f, };
+alignas(64) constexpr float log_f32_invc[16] = {0x1p0f, 0x1.dp-1f, 0x1.cp-1f, 0x1.ap-1f, 0x1.9p-1f, 0x1.8p-1f, 0x1.7p-1f, 0x1.6p-1f, 0x1.5p-1f, 0x1.4p-1f, 0x1.3p-1f, 0x1.3p-1f, 0x1.2p-1f, 0x1.1p-1f, 0x1.1p-1f, 0x1p-1f, };
+alignas(64) constexpr float log_f32_logc_hi[16] = {0.0f, 0x1.9338p-4f, 0x1.1178p-3f, 0x1.a94p-3f, 0x1.f99p-3f, 0x1.2696p-2f, 0x1.522ap-2f, 0x1.7fbp-2f, 0x1.af52p-2f, 0x1.e148p-2f, 0x1.0ae7p-1f, 0x1.0ae7p-1f, 0x1.2696p-1f, 0x1.43dap-1f, 0x1.43dap-1f, 0x1.62e4p-1f, };
+alignas(64) constexpr float log_f32_logc_lo[16] = {0.0f, -0x1.0d1536p-19f, 0x1.d044fcp-20f, -0x1.2c3752p-19f, 0x1.c6cb3cp-19f, 0x1.089a6ep-21f, 0x1.c0e714p-19f, -0x1.7109fap-20f, 0x1.2a491ap-19f, 0x1.4344e4p-19f, 0x1.b8b416p-19f, 0x1.b8b416p-19f, 0x1.089a6ep-20f, -0x1.a0db88p-26f, -0x1.a0db88p-26f, 0x1.7f7d1cp-20f, };
 inline constexpr double log_f64[] = {0x1.5555555555558p-1, 0x1.9999999995323p-2, 0x1.2492492deec37p-2, 0x1.c71c62e684aaap-3, 0x1.7462b4ab7b39ap-3, 0x1.39fe5b524a36fp-3, 0x1.2b58abb5b7255p-3, };
 inline constexpr float exp_f32[] = {0x1.fffffap-2f, 0x1.555492p-3f, 0x1.555a26p-5f, 0x1.12397cp-7f, 0x1.694c86p-10f, };
 inline constexpr double exp_f64[] = {0x1.000000000000ap-1, 0x1.55555555554fep-3, 0x1.55555555506cp-5, 0x1.1111111126b37p-7, 0x1.6c16c18475a18p-10, 0x1.a01a012fec2f9p-13, 0x1.a0199963c9d45p-16, 0x1.71df18fbc7568p-19, 0x1.28adf7a193ac5p-22, 0x1.ad92c7da7197p-26, };
