@@ -75,7 +75,7 @@ struct LogitsRow {
 };
 
 struct LogitsKernels {
-  // c of a row: (max q - max p) s over its first chunk, 0 where that is not finite.
+  // c of a row, from its first chunk (src/kernels/logits.hpp, center_entry): where the series are centred.
   double (*center)(const void* p, const void* q, std::size_t n, double s);
   // The state of elements [base, base + n) of a row (pointers at element base), started fresh.
   void (*stats)(const void* p, const void* q, std::size_t n, std::size_t base, double s, double c, bool argmax,

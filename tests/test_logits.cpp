@@ -63,7 +63,7 @@ std::vector<T> gradient(const std::vector<T>& p, const std::vector<T>& q, std::i
 // Relative error of every row's value and gradient against the reference; returns the worst value error.
 template <class T>
 double check_against_reference(const std::vector<T>& p, const std::vector<T>& q, std::int64_t rows, std::int64_t cols,
-                               const kldiv::LogitsOptions& o, double grad_bound) {
+                               const kldiv::LogitsOptions& o, double grad_bound, bool grad_relative = false) {
   std::vector<double> values;
   const std::vector<T> g = gradient(p, q, rows, cols, o, &values);
   double worst = 0;
@@ -72,15 +72,20 @@ double check_against_reference(const std::vector<T>& p, const std::vector<T>& q,
     const auto ref = test::logits_reference(p.data() + at, q.data() + at, static_cast<std::size_t>(cols), o.temperature,
                                             static_cast<int>(o.divergence), o.beta);
     worst = std::max(worst, static_cast<double>(std::fabs((values[static_cast<std::size_t>(r)] - ref.value) / ref.value)));
-    long double gerr = 0;
-    for (std::int64_t j = 0; j < cols; ++j)
+    long double gerr = 0, gmax = 0;
+    for (std::int64_t j = 0; j < cols; ++j) {
       gerr = std::max(gerr, std::fabs(g[at + static_cast<std::size_t>(j)] - ref.grad[static_cast<std::size_t>(j)]));
-    CHECK(gerr <= grad_bound * ref.grad_scale);
+      gmax = std::max(gmax, std::fabs(ref.grad[static_cast<std::size_t>(j)]));
+    }
+    // Relative to the largest entry where log ratios are huge (reverse KL's gradient is Q times them).
+    CHECK(gerr <= grad_bound * (grad_relative ? std::max<long double>(ref.grad_scale, gmax) : ref.grad_scale));
   }
   return worst;
 }
 
-enum class Kind { independent, close, masked };
+// huge: a tenth of the entries of one row or the other masked with a huge finite logit (-1e30, as
+// masked_fill does), which must not pull the kernels' centre (src/kernels/logits.hpp, center_entry).
+enum class Kind { independent, close, masked, huge };
 
 template <class T>
 void accuracy_rows(Kind kind, std::int64_t rows, std::int64_t cols, std::uint64_t seed, std::vector<T>& p, std::vector<T>& q) {
@@ -92,6 +97,7 @@ void accuracy_rows(Kind kind, std::int64_t rows, std::int64_t cols, std::uint64_
     p[i] = static_cast<T>(3 * normal(rng));
     q[i] = kind == Kind::close ? static_cast<T>(p[i] + 1e-3 * normal(rng)) : static_cast<T>(3 * normal(rng));
     if (kind == Kind::masked && rng.uniform() < 0.3) p[i] = q[i] = static_cast<T>(-kInf);
+    if (kind == Kind::huge && rng.uniform() < 0.1) (rng.uniform() < 0.5 ? p : q)[i] = static_cast<T>(-1e30);
   }
 }
 
@@ -100,9 +106,9 @@ void accuracy_rows(Kind kind, std::int64_t rows, std::int64_t cols, std::uint64_
 // The issue's targets are 1e-5 (independent, masked) and 1e-3 (close); README.md ("Logits: accuracy")
 // derives the bound of 2e-6 asserted here for f32, and 1e-12 for f64.
 TEST_CASE("logits accuracy: independent, nearly equal and masked rows against long double") {
-  const Kind kinds[] = {Kind::independent, Kind::close, Kind::masked};
-  const std::string names[] = {"independent", "close", "masked"};
-  for (int k = 0; k < 3; ++k) {
+  const Kind kinds[] = {Kind::independent, Kind::close, Kind::masked, Kind::huge};
+  const std::string names[] = {"independent", "close", "masked", "huge"};
+  for (int k = 0; k < 4; ++k) {
     CAPTURE(names[k]);
     const std::int64_t rows = kinds[k] == Kind::close ? 1 : 3, cols = kinds[k] == Kind::close ? 32000 : 5000;
     std::vector<float> pf, qf;
@@ -115,10 +121,11 @@ TEST_CASE("logits accuracy: independent, nearly equal and masked rows against lo
         CAPTURE(static_cast<int>(d));
         CAPTURE(t);
         const auto o = options(d, t, Reduction::none, 0.3);
-        const double ef = check_against_reference(pf, qf, rows, cols, o, 1e-5);
+        const bool huge = kinds[k] == Kind::huge;
+        const double ef = check_against_reference(pf, qf, rows, cols, o, 1e-5, huge);
         CHECK(ef <= 2e-6);
         CHECK(ef <= (kinds[k] == Kind::close ? 1e-3 : 1e-5));
-        CHECK(check_against_reference(pd, qd, rows, cols, o, 1e-10) <= 1e-10);
+        CHECK(check_against_reference(pd, qd, rows, cols, o, 1e-10, huge) <= 1e-10);
       }
   }
 }
@@ -339,7 +346,7 @@ std::string hex(std::uint64_t h) {
 // Committed hashes: the x86-64 run and the aarch64 run under qemu (.ci/aarch64.sh) must both give them.
 // Inputs are exact; the reference is the scalar ISA's bits (libm's correctly rounded fma).
 TEST_CASE("logits bits: the same hashes on every FMA ISA and thread count") {
-  const std::uint64_t expected_f32 = 0xff4b794b0bbed6baull, expected_f64 = 0x455bee8871d95425ull;
+  const std::uint64_t expected_f32 = 0x4f327cb5f9352bccull, expected_f64 = 0xf6e95692e76f6d82ull;
   test::for_each_isa([&](const std::string& isa) {
     if (!test::has_fma(isa)) return;
     for (int threads : {1, 2, 4}) {
@@ -473,5 +480,5 @@ TEST_CASE("logits halves: bf16, f16 and mixed pairs are the f32 computation of t
     if (hash.h == Fnv1a{}.h) hash = h;
     CHECK(h.h == hash.h);  // every FMA ISA alike
   });
-  CHECK_MESSAGE(hash.h == 0xe7ac0b9f8967db75ull, "halves hash ", hex(hash.h));
+  CHECK_MESSAGE(hash.h == 0xbfd354a0de7363f2ull, "halves hash ", hex(hash.h));
 }

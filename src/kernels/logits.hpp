@@ -140,14 +140,41 @@ std::int64_t first_index(const S* p, std::size_t n, double value) noexcept {
   return -1;
 }
 
+// c of a row: the mean of the logit differences d = (q - p) s of its first chunk that lie within
+// kCenterWindow of c0 = (max q - max p) s, or c0 where none do (0 where c0 is not finite).  The kernels
+// take the series where |d - c| <= 1/2, and a branch per vector picks the near and far sides.  c0 alone
+// sits in the tail of d's distribution (each maximum is an extreme), so for close rows up to two thirds
+// of the vectors had far lanes, mispredicting both branches; the mean puts c in the middle.  The window
+// keeps e^(c0 - c) far from overflow, whatever huge finite logits (-1e30 as a mask) a row holds.
+inline constexpr double kCenterWindow = 8;
+
 template <class V, class Sp, class Sq>
-double center_entry(const void* pv, const void* qv, std::size_t n, double s) noexcept {
+double center_entry(const void* pvoid, const void* qvoid, std::size_t n, double s) noexcept {
   using T = value_t<V>;
+  constexpr std::size_t S = traits<V>::size, R = kLanes / S;
+  const auto* p = static_cast<const Sp*>(pvoid);
+  const auto* q = static_cast<const Sq*>(qvoid);
+  const std::size_t len = std::min(n, kLogitsChunk);
   T pm, qm;
   bool ok;
-  chunk_max<V>(static_cast<const Sp*>(pv), static_cast<const Sq*>(qv), std::min(n, kLogitsChunk), pm, qm, ok);
-  const T c = (qm - pm) * T(s);
-  return ok && c - c == T(0) ? static_cast<double>(c) : 0.0;
+  chunk_max<V>(p, q, len, pm, qm, ok);
+  const T c0 = (qm - pm) * T(s);
+  if (!ok || c0 - c0 != T(0)) return 0.0;
+  const V vs(static_cast<T>(s)), vc0(c0), window(static_cast<T>(kCenterWindow)), zero(0), one(1);
+  V sum[R], count[R];
+  for (std::size_t r = 0; r < R; ++r) sum[r] = count[r] = zero;
+  for (std::size_t i = 0; i < len; i += kLanes) {
+    for (std::size_t r = 0; r < R && i + r * S < len; ++r) {
+      const std::size_t j = i + r * S, k = std::min(S, len - j);
+      const V u = (load_row<V>(q + j, k, -kInf<T>) - load_row<V>(p + j, k, -kInf<T>)) * vs - vc0;
+      const auto in = (u <= window) & (u >= -window);  // false for NaN, +-inf
+      sum[r] = sum[r] + vselect(in, u, zero);
+      count[r] = count[r] + vselect(in, one, zero);
+    }
+  }
+  // In T, since the kernels subtract c in T and the row's normalisers (src/logits.cpp) must use that c.
+  const double m = lane_sum(count);
+  return static_cast<double>(static_cast<T>(static_cast<double>(c0) + (m > 0 ? lane_sum(sum) / m : 0.0)));
 }
 
 // exp of a double through the ISA's double vector, so that it has the same bits as the table's.
