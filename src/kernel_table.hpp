@@ -50,7 +50,7 @@ struct TypedKernels : LossKernels<T, T> {
 // in segments of kLogitsSegment elements, each computed on its own and combined in order (src/logits.cpp),
 // so that a long row may be shared between threads with the same bits.
 inline constexpr std::size_t kLogitsSegment = 8192;
-inline constexpr std::size_t kLogitsChunk = 512;  // the online max is updated once a chunk
+inline constexpr std::size_t kLogitsChunk = 1024;  // the online max is updated once a chunk
 
 // One segment's (or a merged row's) pass over x = p/T and y = q/T.  With u = y - x - c (c: LogitsRow),
 // w = exp(x - pmax/T) and "near" meaning |u| <= 1/2: s = sum w, an = sum_near w u, h = sum_near w (e^u - 1 - u),
