@@ -5,7 +5,8 @@
 # and printed in base64.
 #   .ci/fuzz.sh                    60 s (KLDIV_FUZZ_SECONDS)
 #   KLDIV_FUZZ_RUNS=1000000 .ci/fuzz.sh      a fixed number of executions instead
-# The corpus (build-fuzz/corpus) is kept between runs of the same build tree.
+# The corpus (build-fuzz/corpus) is kept between runs of the same build tree.  .ci/sanitizers.sh asan
+# builds the ASan+UBSan suite in this same tree, so after it the build here has nothing left to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install_missing.sh cmake make clang libclang-rt-14-dev libomp-dev libxsimd-dev xtl-dev

@@ -9,7 +9,7 @@
 #         synchronisation as races: false positives).  TSAN_OPTIONS ignore_noninstrumented_modules=1, as
 #         Archer's documentation prescribes, drops races *inside* the uninstrumented runtime only; every
 #         access from kldiv's and the tests' code is checked.
-#   .ci/sanitizers.sh [asan] [tsan]        (default: both; build dirs build-asan, build-tsan)
+#   .ci/sanitizers.sh [asan] [tsan]        (default: both; build dirs build-fuzz, build-tsan)
 # The float sweeps of tests/test_math.cpp and test_half.cpp are subsampled (KLDIV_TEST_SWEEP_STEP, default
 # here 997); asan runs everything else in full.  tsan runs the cases that call the library from several
 # threads or at several thread counts (KLDIV_TSAN_CASES, doctest wildcards; "*" for all): races live in
@@ -21,16 +21,19 @@ tools/install_missing.sh cmake make clang libclang-rt-14-dev libomp-dev libxsimd
 
 common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKLDIV_BUILD_BENCHMARKS=OFF -DKLDIV_BUILD_EXAMPLES=OFF -DKLDIV_INSTALL=OFF)
 
+# The ASan+UBSan suite is built in the fuzzer's tree (tests/fuzz, KLDIV_BUILD_TESTS=ON: the same
+# sanitizers, plus coverage counters that cost the tests little), so .ci/fuzz.sh finds it built: one
+# instrumented build of the library instead of two, about five minutes less on a 2-core machine.
 asan() {
-  local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-  cmake -S . -B build-asan "${common[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
-  cmake --build build-asan -j"$(nproc)"
+  local build=${KLDIV_FUZZ_BUILD_DIR:-build-fuzz}
+  cmake -S tests/fuzz -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DKLDIV_BUILD_TESTS=ON \
+    -DKLDIV_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build "$build" -j"$(nproc)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_init_order=1 \
   LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp:print_suppressions=1:fast_unwind_on_malloc=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   KLDIV_TEST_SWEEP_STEP=${KLDIV_ASAN_SWEEP_STEP:-997} \
-    ctest --test-dir build-asan --output-on-failure
+    ctest --test-dir "$build/kldiv" --output-on-failure
 }
 
 tsan() {
