@@ -44,8 +44,7 @@ KLDIV_INLINE Terms<V> terms(V x, V t, V g) noexcept {
   using L = std::numeric_limits<T>;
   Terms<V> r{};
   if constexpr (LogTarget) {
-    const bool moderate = !Checked || vall((t >= V(-K::exp_fast)) & (t <= V(K::exp_fast)));
-    const V e = moderate ? vexp<false>(t) : vexp<true>(t);
+    const V e = Checked ? vexp_checked(t) : vexp<false>(t);
     const V d = t - x;
     if constexpr (W & kLoss) r.loss = e * d;
     if constexpr (W & kGradInput) r.grad_input = flip_sign(g * e);

@@ -212,4 +212,11 @@ KLDIV_INLINE V vexp(V t) noexcept {
   }
 }
 
+// exp t on the fast path when every lane is within its range, else the general one: the same bits.
+template <class V>
+KLDIV_INLINE V vexp_checked(V t) noexcept {
+  using K = consts<value_t<V>>;
+  return vall((t >= V(-K::exp_fast)) & (t <= V(K::exp_fast))) ? vexp<false>(t) : vexp<true>(t);
+}
+
 }  // namespace kldiv::detail::KLDIV_TARGET

@@ -162,7 +162,7 @@ void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C],
         const std::size_t j = k * halves.size() + h;
         const Vd d = s.value(halves[h]) - Vd(top);
         for (std::size_t c = 0; c < C; ++c) {
-          Vd e = vexp<true>(d * Vd(scale[c]));
+          Vd e = vexp_checked(d * Vd(scale[c]));
           if constexpr (decltype(tail)::value)
             e = vselect(Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n)), e,
                         Vd(0));
@@ -226,8 +226,8 @@ double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, d
             lq[h] = vfma(sq.value(hq[h]), Vd(inv_t), Vd(-off_q));
           }
           for (std::size_t h = 0; h < H; ++h) {
-            if constexpr (Div != 1) p[h] = vexp<true>(lp[h]);  // double: a float exp would cost 1e-5 of a
-            if constexpr (Div != 0) q[h] = vexp<true>(lq[h]);  // close pair's KL
+            if constexpr (Div != 1) p[h] = vexp_checked(lp[h]);  // double: a float exp would cost 1e-5 of a
+            if constexpr (Div != 0) q[h] = vexp_checked(lq[h]);  // close pair's KL
           }
           for (std::size_t h = 0; h < H; ++h) {
             const std::size_t j = k * H + h;
