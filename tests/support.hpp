@@ -35,6 +35,8 @@ inline std::uint32_t sweep_step() {
   const long s = env ? std::strtol(env, nullptr, 10) : 1;
   return s >= 1 && s <= 1000000 ? static_cast<std::uint32_t>(s) : 1;
 }
+// A slow run (qemu, sanitizers): the suites set KLDIV_TEST_SWEEP_STEP there, and some cases do less.
+inline bool slow_run() { return sweep_step() > 1; }
 
 // SplitMix64: the same stream on every platform and standard library.
 class Random {

@@ -50,7 +50,7 @@ void check_identical(const std::vector<std::int64_t>& shape) {
         CAPTURE(kldiv::to_string(r));
         const auto one = run(x, lt, shape, r, log_target, 1);
         for (int threads : {2, 3, 4, 7}) {
-          if (test::sweep_step() > 1 && (threads == 3 || threads == 4)) continue;  // slow runs: 2 and 7 only
+          if (test::slow_run() && (threads == 3 || threads == 4)) continue;  // slow runs: 2 and 7 only
           CAPTURE(threads);
           CHECK(same_bits(one, run(x, lt, shape, r, log_target, threads)));
         }
@@ -76,7 +76,7 @@ TEST_CASE("identical bits across thread counts and FMA targets") {
   const auto wave = static_cast<std::int64_t>(kldiv::detail::kBlock * 512);
   for (const std::vector<std::int64_t>& shape :
        {std::vector<std::int64_t>{7, 1000}, {64, 32000}, {1, wave + 3}, {3, 5, 7, 11}}) {
-    if (test::sweep_step() > 1 && shape.back() == 32000) continue;
+    if (test::slow_run() && shape.back() == 32000) continue;
     CAPTURE(shape.back());
     check_identical<float>(shape);
     check_identical<double>(shape);

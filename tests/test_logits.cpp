@@ -3,7 +3,6 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -20,12 +19,7 @@ using kldiv::Reduction;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr Divergence kDivergences[] = {Divergence::kl, Divergence::reverse_kl, Divergence::jsd};
 
-// Slow runs (qemu, sanitizers) set KLDIV_TEST_SWEEP_STEP (tests/CMakeLists.txt): fewer temperatures and
-// thread counts there, the same cases otherwise.
-bool slow_run() {
-  const char* env = std::getenv("KLDIV_TEST_SWEEP_STEP");
-  return env && std::atoi(env) > 1;
-}
+// Slow runs (test::slow_run: qemu, sanitizers): fewer temperatures and thread counts, the same cases.
 
 double normal(test::Random& rng) {
   const double u = rng.uniform(), v = rng.uniform();
@@ -117,7 +111,7 @@ TEST_CASE("logits accuracy: independent, nearly equal and masked rows against lo
     accuracy_rows(kinds[k], rows, cols, 11 + k, pd, qd);
     for (Divergence d : kDivergences)
       for (double t : {1.0, 2.0}) {
-        if (t != 1.0 && slow_run()) continue;
+        if (t != 1.0 && test::slow_run()) continue;
         CAPTURE(static_cast<int>(d));
         CAPTURE(t);
         const auto o = options(d, t, Reduction::none, 0.3);
@@ -350,7 +344,7 @@ TEST_CASE("logits bits: the same hashes on every FMA ISA and thread count") {
   test::for_each_isa([&](const std::string& isa) {
     if (!test::has_fma(isa)) return;
     for (int threads : {1, 2, 4}) {
-      if (threads == 2 && slow_run()) continue;
+      if (threads == 2 && test::slow_run()) continue;
       CAPTURE(threads);
       const std::uint64_t f = logits_hash<float>(threads), d = logits_hash<double>(threads);
       CHECK_MESSAGE(f == expected_f32, "f32 hash ", hex(f));

@@ -339,7 +339,7 @@ void hash_outputs(const char* dtype, std::map<std::string, std::uint64_t>& hashe
           make_inputs(n, log_target, special, 1000 + n, x, t);
           const Outputs<T> one = run(x, t, shape, r, log_target, 1);
           for (int threads = 2; threads <= kMaxThreads; ++threads) {
-            if (test::sweep_step() > 1 && !slow_run_threads(threads)) continue;
+            if (test::slow_run() && !slow_run_threads(threads)) continue;
             CAPTURE(threads);
             const Outputs<T> other = run(x, t, shape, r, log_target, threads);
             CHECK(same_bits(one.forward, other.forward));
