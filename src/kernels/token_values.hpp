@@ -62,6 +62,12 @@ struct Codes {
     return vfma(Vd(scale), c, Vd(min_log_prob));
   }
   double value_at(std::size_t i) const noexcept { return scale * p[i] + min_log_prob; }  // exact product
+  // Whether value * inv_t - offset is in the fast exp's range for every code (monotone in the code), with
+  // a margin for targets whose FMA rounds twice.
+  bool exp_fast(double inv_t, double offset) const noexcept {
+    const double m = consts<double>::exp_fast - 1;
+    return min_log_prob * inv_t - offset >= -m && (scale * 65535 + min_log_prob) * inv_t - offset <= m;
+  }
 };
 
 // Logits stored as S (float, bf16 or f16).
@@ -79,6 +85,7 @@ struct Logits {
     return x;
   }
   double value_at(std::size_t i) const noexcept { return as_double(p[i]); }
+  bool exp_fast(double, double) const noexcept { return false; }  // -inf and huge logits need the checks
 };
 
 // Calls f(group, a) for every group of kLanes elements, a[k] the k-th float vector of raw values; in the
@@ -179,15 +186,13 @@ void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C],
   }
 }
 
-// One divergence term per element, from log P, log Q, their exponentials (for the divergence's needs)
-// and the stored base value (for the cut).
-template <int Div, bool Cut, class Vd>
-KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd p, Vd q, Vd stored_p, double beta) noexcept {
+// One divergence term per element, from log P, log Q and their exponentials (for the divergence's needs).
+template <int Div, class Vd>
+KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd p, Vd q, double beta) noexcept {
   const Vd zero(0);
   Vd t;
   if constexpr (Div == 0) {
     t = vselect(p == zero, zero, p * (lp - lq));  // P_i = 0 adds 0, even where Q_i = 0
-    if constexpr (Cut) t = vselect(stored_p > Vd(kCut), t, zero);
   } else if constexpr (Div == 1) {
     t = vselect(q == zero, zero, q * (lq - lp));
   } else {
@@ -200,42 +205,98 @@ KLDIV_INLINE Vd term(Vd lp, Vd lq, Vd p, Vd q, Vd stored_p, double beta) noexcep
   return vselect(lp == lq, zero, t);
 }
 
+// KL's (reverse KL's) term where its weight w = P (Q) is a fast exp, so positive and finite: term's
+// selects would change no bit (lp == lq gives w * +0), and are skipped.
+template <int Div, class Vd>
+KLDIV_INLINE Vd term_fast(Vd lp, Vd lq, Vd w) noexcept {
+  return Div == 0 ? w * (lp - lq) : w * (lq - lp);
+}
+
+// The first index of the largest code of a llama.cpp row (codes have no NaN): a running max in the
+// divergence's pass, then a scan for its first occurrence, cheaper than tracking indices in every lane.
+template <class Vf>
+class CodeMax {
+ public:
+  static constexpr std::size_t W = traits<Vf>::size, K = kLanes / W;
+  KLDIV_INLINE void update(const Vf* a) noexcept {
+    for (std::size_t k = 0; k < K; ++k) max_[k] = vmax(max_[k], a[k]);
+  }
+  template <class Src>
+  std::size_t finish(const Src& s, std::size_t n) const noexcept {
+    float v[kLanes];
+    for (std::size_t k = 0; k < K; ++k) traits<Vf>::store(v + k * W, max_[k]);
+    const Vf top(*std::max_element(v, v + kLanes));
+    for (std::size_t i = 0; i < n; i += W) {
+      const Vf a = i + W <= n ? s.load(i) : s.load_part(i, n - i);
+      if (vall(a != top)) continue;
+      float l[W];
+      traits<Vf>::store(l, a);
+      return i + static_cast<std::size_t>(std::find(l, l + W, first_lane(top)) - l);
+    }
+    return 0;  // not reached: the maximum is one of the codes
+  }
+
+ private:
+  Vf max_[K] = {};
+};
+
 // The divergence over the row, with log P_i = value_i * inv_t - offset_p (and likewise for Q); with
-// ArgP (ArgQ), also P's (Q's) first argmax, in the same pass.
+// ArgP (ArgQ), also P's (Q's) first argmax, in the same pass.  fast: the caller knows that every weight
+// KL (reverse KL) takes is in the fast exp's range; otherwise each vector is checked.
 template <class Vf, class Vd, int Div, bool Cut, bool ArgP, bool ArgQ, class SrcP, class SrcQ>
 double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, double off_p, double off_q,
-                  double beta, std::size_t* argmax_p, std::size_t* argmax_q) noexcept {
+                  double beta, bool fast, std::size_t* argmax_p, std::size_t* argmax_q) noexcept {
   constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
   Vd acc[J];
   for (auto& v : acc) v = Vd(0);
-  ArgMax<Vf> max_p, max_q;
+  CodeMax<Vf> max_p, max_q;
+  // A side at T = 1 with offset 0 (a llama.cpp row, deferred) as it is: value * 1 - 0 has the same bits,
+  // one FMA later in the chain.
+  const bool as_stored_p = inv_t == 1 && off_p == 0, as_stored_q = inv_t == 1 && off_q == 0;
   std::size_t g = 0;
   const auto step = [&](auto tail) KLDIV_INLINE_LAMBDA {
     constexpr bool T = decltype(tail)::value;
     group<Vf, T>(sp, g, n, [&](const Vf* ap) KLDIV_INLINE_LAMBDA {
       group<Vf, T>(sq, g, n, [&](const Vf* aq) KLDIV_INLINE_LAMBDA {
-        if constexpr (ArgP) max_p.update(g, ap);
-        if constexpr (ArgQ) max_q.update(g, aq);
+        if constexpr (ArgP) max_p.update(ap);
+        if constexpr (ArgQ) max_q.update(aq);
         for (std::size_t k = 0; k < kLanes / Wf; ++k) {
           const auto hp = widen(ap[k]), hq = widen(aq[k]);
           constexpr std::size_t H = std::tuple_size_v<decltype(hp)>;
-          std::array<Vd, H> vp, lp, lq, p, q;
+          std::array<Vd, H> vp, lp, lq;
           for (std::size_t h = 0; h < H; ++h) {
             vp[h] = sp.value(hp[h]);
-            lp[h] = vfma(vp[h], Vd(inv_t), Vd(-off_p));
-            lq[h] = vfma(sq.value(hq[h]), Vd(inv_t), Vd(-off_q));
-          }
-          for (std::size_t h = 0; h < H; ++h) {
-            if constexpr (Div != 1) p[h] = vexp_checked(lp[h]);  // double: a float exp would cost 1e-5 of a
-            if constexpr (Div != 0) q[h] = vexp_checked(lq[h]);  // close pair's KL
+            const Vd vq = sq.value(hq[h]);
+            lp[h] = as_stored_p ? vp[h] : vfma(vp[h], Vd(inv_t), Vd(-off_p));
+            lq[h] = as_stored_q ? vq : vfma(vq, Vd(inv_t), Vd(-off_q));
           }
           for (std::size_t h = 0; h < H; ++h) {
             const std::size_t j = k * H + h;
-            Vd t = term<Div, Cut>(lp[h], lq[h], p[h], q[h], vp[h], beta);
-            if constexpr (T)
-              t = vselect(Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n)), t,
-                          Vd(0));
-            acc[j] = acc[j] + t;
+            // Double exps: a float exp would cost 1e-5 of a close pair's KL.
+            Vd t;
+            if constexpr (Div == 2) {
+              t = term<2>(lp[h], lq[h], vexp_checked(lp[h]), vexp_checked(lq[h]), beta);
+            } else {
+              const Vd l = Div == 0 ? lp[h] : lq[h];
+              if (fast || exp_fast_range(l)) {
+                t = term_fast<Div>(lp[h], lq[h], vexp<false>(l));
+              } else {
+                const Vd w = vexp<true>(l);
+                t = term<Div>(lp[h], lq[h], w, w, beta);
+              }
+            }
+            // Added where kept: a masked add, where a select of t and an add would take two operations.
+            const auto in_row = [&] {
+              return Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n));
+            };
+            if constexpr (Cut && T)
+              acc[j] = vselect((vp[h] > Vd(kCut)) & in_row(), acc[j] + t, acc[j]);
+            else if constexpr (Cut)
+              acc[j] = vselect(vp[h] > Vd(kCut), acc[j] + t, acc[j]);
+            else if constexpr (T)
+              acc[j] = vselect(in_row(), acc[j] + t, acc[j]);
+            else
+              acc[j] = acc[j] + t;
           }
         }
       });
@@ -243,9 +304,8 @@ double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, d
   };
   for (; g + kLanes <= n; g += kLanes) step(std::false_type{});
   if (g < n) step(std::true_type{});
-  float unused;
-  if constexpr (ArgP) *argmax_p = max_p.finish(&unused);
-  if constexpr (ArgQ) *argmax_q = max_q.finish(&unused);
+  if constexpr (ArgP) *argmax_p = max_p.finish(sp, n);
+  if constexpr (ArgQ) *argmax_q = max_q.finish(sq, n);
   double lanes[kLanes], zero[kLanes] = {};
   for (std::size_t j = 0; j < J; ++j) traits<Vd>::store(lanes + j * Wd, acc[j]);
   const Partial p = lanes_to_partial(lanes, zero);
@@ -338,7 +398,8 @@ KLDIV_INLINE void with_sources(const TokenSide& p, const TokenSide& q, F&& f) {
 
 template <class Vf, class Vd, int Div, bool Cut, bool ArgP, bool ArgQ, class SrcP, class SrcQ>
 double divergence_of(const SrcP& sp, const SrcQ& sq, const TokenParams& a, Side& ip, Side& iq) noexcept {
-  return divergence<Vf, Vd, Div, Cut, ArgP, ArgQ>(sp, sq, a.n, a.inv_temperature, ip.offset, iq.offset, a.beta,
+  const bool fast = Div == 0 ? sp.exp_fast(a.inv_temperature, ip.offset) : sq.exp_fast(a.inv_temperature, iq.offset);
+  return divergence<Vf, Vd, Div, Cut, ArgP, ArgQ>(sp, sq, a.n, a.inv_temperature, ip.offset, iq.offset, a.beta, fast,
                                                   &ip.argmax, &iq.argmax);
 }
 
