@@ -234,6 +234,7 @@ KLDIV_INLINE V vexp(V t) noexcept {
   const V p = vfma(r2, poly, r) + V(1);
   const B n_biased = as_bits(k) - B(K::pow2_bits(K::mantissa) | (typename K::bits(1) << (K::mantissa - 1)));
   if constexpr (!Extreme) {
+    if constexpr (traits<V>::native_getexp) return traits<V>::scale_pow2(p, n);  // the same bits
     return p * from_bits<T>((n_biased + B(K::exp_bias)) << K::mantissa);
   } else {
     // 2^n in two steps, so that each factor is a normal number; the last product rounds once.

@@ -40,13 +40,22 @@ struct traits<xsimd::batch<T, A>> {
 #endif
       false;
   static xsimd::batch<T, A> load_f16(const std::uint16_t* p) noexcept;
-  // t = 2^getexp(t) * getmant(t), getmant in [1, 2), for positive normal float t (math.hpp).
+  // t = 2^getexp(t) * getmant(t), getmant in [1, 2), for positive normal float t, and scale_pow2
+  // (math.hpp).
   static constexpr bool native_getexp =
 #if defined(__AVX512F__)
       std::is_same_v<A, xsimd::avx512f> ||
 #endif
       false;
 #if defined(__AVX512F__)
+  // v * 2^n for integral n, exact where the product is normal: one instruction (vscalef) instead of
+  // building 2^n from the bits and multiplying (math.hpp's exp).
+  static xsimd::batch<T, A> scale_pow2(xsimd::batch<T, A> v, xsimd::batch<T, A> n) noexcept {
+    if constexpr (sizeof(T) == 4)
+      return _mm512_scalef_ps(v, n);
+    else
+      return _mm512_scalef_pd(v, n);
+  }
   static xsimd::batch<T, A> getexp(xsimd::batch<T, A> t) noexcept { return _mm512_getexp_ps(t); }
   static xsimd::batch<T, A> getmant(xsimd::batch<T, A> t) noexcept {
     return _mm512_getmant_ps(t, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
