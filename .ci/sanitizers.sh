@@ -2,8 +2,9 @@
 # The test suite under the sanitizers; each run must be clean (any report fails it):
 #   asan: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included: .ci/lsan.supp ignores only blocks
 #         that libomp's own allocator leaves at exit), Clang with LLVM's libomp.  (GCC 12
-#         takes 2 to 7 minutes per ISA file with -fsanitize=address on the always-inlined kernels, Clang
-#         6 s; GCC's own build is the native one, and Clang's ASan+UBSan also runs in .ci/fuzz.sh.)
+#         takes 2 to 7 minutes per ISA file with -fsanitize=address on the always-inlined kernels; Clang
+#         is faster, though its ISA files now take 2 to 3 minutes each too (docs/ci-time.md).  GCC's own
+#         build is the native one, and Clang's ASan+UBSan also runs in .ci/fuzz.sh.)
 #   tsan: ThreadSanitizer, Clang with LLVM's libomp and its Archer tool, which tells TSan about OpenMP's
 #         barriers, tasks and locks (GCC's libgomp is not instrumented, so TSan would report its
 #         synchronisation as races: false positives).  TSAN_OPTIONS ignore_noninstrumented_modules=1, as
