@@ -21,8 +21,9 @@ cd "$(dirname "$0")/.."
 tools/install_missing.sh cmake make clang libclang-rt-14-dev libomp-dev libxsimd-dev xtl-dev doctest-dev
 
 # -gline-tables-only: enough for TSan's stack traces, and a fifth less build than -g (docs/ci-time.md).
-common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG"
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" -DKLDIV_BUILD_BENCHMARKS=OFF -DKLDIV_BUILD_EXAMPLES=OFF -DKLDIV_INSTALL=OFF)
+lines="-O2 -gline-tables-only -DNDEBUG"
+common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$lines" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$lines"
+  -DKLDIV_BUILD_BENCHMARKS=OFF -DKLDIV_BUILD_EXAMPLES=OFF -DKLDIV_INSTALL=OFF)
 
 # The ASan+UBSan suite is built in the fuzzer's tree (tests/fuzz, KLDIV_BUILD_TESTS=ON: the same
 # sanitizers, plus coverage counters that cost the tests little), so .ci/fuzz.sh finds it built: one
