@@ -93,28 +93,29 @@ struct FastRange {
   }
 };
 
-// Float passes first compute each stretch of kBlock elements on the fast path throughout, speculatively,
-// while a max of FastRange keys records whether that was right: one integer max a vector instead of two
-// compares and a branch, 10 % faster on Zen 4.  A stretch where it was wrong is computed again, checked
-// vector by vector, and so is the rest of the call: sparse targets (t == 0) lose one stretch.  Both give
-// the same bits.  Not for double (AVX2 has no unsigned 64-bit max), nor where an output is an input's
-// array (in place), which the first attempt would overwrite.
+// Float passes first compute the whole vectors of each stretch of kBlock elements on the fast path,
+// speculatively, while a max of FastRange keys records whether that was right: one integer max a vector
+// instead of two compares and a branch, 10 % faster on Zen 4.  A stretch where it was wrong is computed
+// again, checked vector by vector, and so is the rest of the call: sparse targets (t == 0) lose one
+// stretch.  Both give the same bits.  Not for double (AVX2 has no unsigned 64-bit max), nor where an
+// output is an input's array (in place), which the first attempt would overwrite.
 template <class V, bool LogTarget>
 class Speculation {
  public:
   explicit Speculation(bool in_place) noexcept : on_(kOn && !in_place), key_(0) {}
-  // run(checked) computes the stretch; unchecked, it passes each vector's t to note().
+  // Runs run(), which computes unchecked and passes each vector's t to note(); false if it was not run
+  // or was wrong, and the caller must compute the stretch checked.
   template <class Run>
-  KLDIV_INLINE void stretch(Run&& run) noexcept {
+  KLDIV_INLINE bool attempt(Run&& run) noexcept {
     if constexpr (kOn) {
       if (on_) {
         key_ = bits_t<V>(0);
-        run(std::false_type{});
+        run();
         on_ = vall(key_ < bits_t<V>(FastRange<LogTarget, V>::limit()));
-        if (on_) return;
+        return on_;
       }
     }
-    run(std::true_type{});
+    return false;
   }
   KLDIV_INLINE void note(V t) noexcept { key_ = vmax(key_, FastRange<LogTarget, V>::key(t)); }
 
@@ -204,63 +205,96 @@ void elementwise_loop(const E* x, const E* t, const E* g, value_t<V> g_one, E* l
     if constexpr (W & kGradTarget) store_as_n(grad_target + i, k, r.grad_target);
   };
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
-    const std::size_t end = begin + std::min(kBlock, n - begin);
+    const std::size_t end = begin + std::min(kBlock, n - begin), whole = end - (end - begin) % S;
+    std::size_t i = begin;
+    if (!speculation.attempt([&]() KLDIV_INLINE_LAMBDA {
+          for (; i < whole; i += S) step(std::false_type{}, i, S);
+        }))
+      i = begin;
     // The tail is always checked: its padding (t = 0) is outside every fast range.
-    speculation.stretch([&](auto checked) KLDIV_INLINE_LAMBDA {
-      std::size_t i = begin;
-      for (; i + S <= end; i += S) step(checked, i, S);
-      if (i < end) step(std::true_type{}, i, end - i);
-    });
+    for (; i < end; i += S) step(std::true_type{}, i, std::min(S, end - i));
   }
 }
+
+// The arrays a pass reads and writes, from some element on (null gradients stay null).
+template <class E>
+struct Arrays {
+  const E* x;
+  const E* t;
+  E* grad_input;
+  E* grad_target;
+  Arrays at(std::size_t i) const noexcept {
+    return {x + i, t + i, grad_input ? grad_input + i : nullptr, grad_target ? grad_target + i : nullptr};
+  }
+};
+
+// A copy of the last k < N elements of a block, padded with x = t = 0, whose loss is +0 in either form
+// as lanes left empty would be: the tail runs through the same code as whole steps.
+template <class E, std::size_t N>
+struct PaddedTail {
+  E x[N], t[N], grad_input[N], grad_target[N];
+  Arrays<E> fill(const Arrays<E>& from, std::size_t k) noexcept {
+    std::memset(x, 0, sizeof x);
+    std::memset(t, 0, sizeof t);
+    std::memcpy(x, from.x, k * sizeof(E));
+    std::memcpy(t, from.t, k * sizeof(E));
+    return {x, t, from.grad_input ? grad_input : nullptr, from.grad_target ? grad_target : nullptr};
+  }
+  void drain(const Arrays<E>& to, std::size_t k) const noexcept {
+    if (to.grad_input) std::memcpy(to.grad_input, grad_input, k * sizeof(E));
+    if (to.grad_target) std::memcpy(to.grad_target, grad_target, k * sizeof(E));
+  }
+};
 
 // Block by block: partials[b] = the loss summed over block b, in kLanes compensated lanes; the gradients
 // for one upstream g are stored on the way.
 template <class V, bool LogTarget, Want W, class E>
 void reduce_loop(const E* x, const E* t, value_t<V> g, E* grad_input, E* grad_target, std::size_t n,
                  Partial* partials) noexcept {
-  using T = value_t<V>;
   constexpr std::size_t S = traits<V>::size;
   constexpr std::size_t R = kLanes / S;  // registers per set of lanes
   constexpr std::size_t F = Lanes<V>::fold, step = F * kLanes;
   static_assert(kLanes % S == 0 && kBlock % step == 0 && (F == 1 || F % 2 == 0));
-  T lane[kLanes];
-  for (std::size_t j = 0; j < kLanes; ++j) lane[j] = T(j);
 
   Speculation<V, LogTarget> speculation(in_place<E>({x, t}, {grad_input, grad_target}));
+  const Arrays<E> arrays{x, t, grad_input, grad_target};
+  Lanes<V> lanes;
+  // The F sets of kLanes losses of a step, folded lane by lane, ((l0 + l1) + (l2 + l3)) for F = 4, and
+  // added to the lanes; their gradients are stored on the way.
+  const auto add_step = [&](auto checked, const Arrays<E>& a) KLDIV_INLINE_LAMBDA {
+    for (std::size_t r = 0; r < R; ++r) {
+      const auto at = [&](std::size_t f) KLDIV_INLINE_LAMBDA {
+        const std::size_t i = f * kLanes + r * S;
+        const V tv = load_as<V>(a.t + i);
+        if constexpr (!checked) speculation.note(tv);
+        const Terms<V> e = terms<LogTarget, W, checked>(load_as<V>(a.x + i), tv, V(g));
+        if constexpr (W & kGradInput) store_as(a.grad_input + i, e.grad_input);
+        if constexpr (W & kGradTarget) store_as(a.grad_target + i, e.grad_target);
+        return e.loss;
+      };
+      V folded = F == 1 ? at(0) : at(0) + at(1);
+      for (std::size_t f = 2; f < F; f += 2) folded = folded + (at(f) + at(f + 1));
+      lanes.add(r, folded);
+    }
+  };
+  PaddedTail<E, step> tail;
   for (std::size_t begin = 0; begin < n; begin += kBlock) {
-    const std::size_t len = std::min(kBlock, n - begin);
-    Lanes<V> lanes;
-    // The losses of the S elements at offset i of the block (only those before len unless full, the
-    // rest exactly 0); their gradients are stored on the way.
-    const auto loss_at = [&](auto full, auto checked, std::size_t i) KLDIV_INLINE_LAMBDA {
-      const std::size_t k = full ? S : (i < len ? std::min(S, len - i) : 0);
-      if (k == 0) return V(0);
-      const std::size_t at = begin + i;
-      const V tv = load_as_n<V>(t + at, k);
-      if constexpr (!checked) speculation.note(tv);
-      const Terms<V> e = terms<LogTarget, W, checked>(load_as_n<V>(x + at, k), tv, V(g));
-      if constexpr (W & kGradInput) store_as_n(grad_input + at, k, e.grad_input);
-      if constexpr (W & kGradTarget) store_as_n(grad_target + at, k, e.grad_target);
-      return k == S ? e.loss : vselect(traits<V>::load(lane) < V(T(k)), e.loss, V(0));
-    };
-    // F sets of kLanes losses from offset i, folded lane by lane, ((l0 + l1) + (l2 + l3)) for F = 4,
-    // and added to the lanes.
-    const auto add_step = [&](auto full, auto checked, std::size_t i) KLDIV_INLINE_LAMBDA {
-      for (std::size_t r = 0; r < R; ++r) {
-        const auto at = [&](std::size_t f) KLDIV_INLINE_LAMBDA { return loss_at(full, checked, i + f * kLanes + r * S); };
-        V folded = F == 1 ? at(0) : at(0) + at(1);
-        for (std::size_t f = 2; f < F; f += 2) folded = folded + (at(f) + at(f + 1));
-        lanes.add(r, folded);
-      }
-    };
-    // The block; its tail is always checked, as its padding (t = 0) is outside every fast range.
-    speculation.stretch([&](auto checked) KLDIV_INLINE_LAMBDA {
+    const std::size_t len = std::min(kBlock, n - begin), whole = len - len % step;
+    const Arrays<E> block = arrays.at(begin);
+    lanes = Lanes<V>();
+    std::size_t i = 0;
+    if (!speculation.attempt([&]() KLDIV_INLINE_LAMBDA {
+          for (; i < whole; i += step) add_step(std::false_type{}, block.at(i));
+        })) {
       lanes = Lanes<V>();
-      std::size_t i = 0;
-      for (; i + step <= len; i += step) add_step(std::true_type{}, checked, i);
-      if (i < len) add_step(std::false_type{}, std::true_type{}, i);
-    });
+      i = 0;
+    }
+    // The tail is always checked: its padding (t = 0) is outside every fast range.
+    for (; i < len; i += step) {
+      const std::size_t k = std::min(step, len - i);
+      add_step(std::true_type{}, k == step ? block.at(i) : tail.fill(block.at(i), k));
+      if (k < step) tail.drain(block.at(i), k);
+    }
     partials[begin / kBlock] = lanes.partial();
   }
 }
