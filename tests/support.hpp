@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,30 @@
 
 namespace test {
 
-// Runs f once per ISA available here, forced; restores automatic selection afterwards.
+// The ISAs the cases run on: every one available here, or those KLDIV_TEST_ISAS lists (comma-separated;
+// tests/CMakeLists.txt sets it under emulation), each of which must be available: a name that is not
+// fails the case rather than testing less.
+inline std::vector<std::string> isas() {
+  const std::vector<std::string> available = kldiv::available_isas();
+  const char* env = std::getenv("KLDIV_TEST_ISAS");
+  if (env == nullptr || *env == '\0') return available;
+  std::vector<std::string> chosen;
+  for (std::string list = env; !list.empty();) {
+    const std::size_t comma = list.find(',');
+    const std::string name = list.substr(0, comma);
+    list = comma == std::string::npos ? "" : list.substr(comma + 1);
+    bool found = false;
+    for (const std::string& a : available) found = found || a == name;
+    if (!found) throw std::runtime_error("KLDIV_TEST_ISAS: '" + name + "' is not an available ISA");
+    chosen.push_back(name);
+  }
+  return chosen;
+}
+
+// Runs f once per ISA of isas(), forced; restores automatic selection afterwards.
 template <class F>
 void for_each_isa(F&& f) {
-  for (const std::string& isa : kldiv::available_isas()) {
+  for (const std::string& isa : isas()) {
     kldiv::set_isa(isa);
     CAPTURE(isa);
     f(isa);

@@ -72,7 +72,7 @@ struct Caller {
 
 TEST_CASE("concurrency: 8 host threads call at once, each gets its single-threaded bits") {
   std::vector<std::string> fma_isas;
-  for (const auto& isa : kldiv::available_isas())
+  for (const auto& isa : test::isas())
     if (test::has_fma(isa)) fma_isas.push_back(isa);
   REQUIRE(!fma_isas.empty());
   kldiv::set_isa(fma_isas[0]);

@@ -497,7 +497,7 @@ TEST_CASE("golden backward: kldiv::backward and forward_backward match PyTorch o
     }
   });
   // Every value was looked at, on every ISA: each block's gradients, and each reduced block's fused pass.
-  const std::size_t isas = kldiv::available_isas().size();
+  const std::size_t isas = test::isas().size();
   std::size_t elements = 0, reduced = 0;
   for (const BackwardCase& c : file.cases)
     for (const Block& b : c.blocks) {
@@ -755,7 +755,7 @@ TEST_CASE("gradients: finite differences") {
     for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum, Reduction::batchmean})
       for (bool log_target : {false, true}) finite_differences(r, log_target, stats);
   });
-  CHECK(stats.compared == kldiv::available_isas().size() * 4 * 2 * 64 * 2);
+  CHECK(stats.compared == test::isas().size() * 4 * 2 * 64 * 2);
   // The tolerance is far below the terms a wrong gradient would lose: it cannot hide in it.
   CHECK(stats.tightness < 1e-4L);
   if (std::getenv("KLDIV_GOLDEN_STATS"))
