@@ -20,18 +20,34 @@ function(kldiv_add_isa target name)
   set(KLDIV_ISAS ${KLDIV_ISAS} ${name} CACHE INTERNAL "")
 endfunction()
 
+# KLDIV_ISA_KERNELS narrows the set, for embedders who need a smaller library or a faster build (the
+# TSan tree of .ci/sanitizers.sh); scalar, the fallback of every CPU, is always compiled.
+set(KLDIV_ISA_KERNELS "" CACHE STRING
+  "ISAs to compile kernels for, a ;-list (empty: every one of the target architecture; scalar always)")
+
 function(kldiv_add_isa_kernels target)
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+    set(isas avx512 avx2 sse2 scalar)
     set(avx512_flags -mavx512f -mavx512cd -mavx512dq -mfma)
     if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
       list(APPEND avx512_flags -Wno-uninitialized)  # GCC 12 misreads the AVX-512 intrinsics' __Y
     endif()
-    kldiv_add_isa(${target} avx512 ${avx512_flags})
-    kldiv_add_isa(${target} avx2 -mavx2 -mfma -mf16c)  # every AVX2 CPU has F16C; dispatch checks
-    kldiv_add_isa(${target} sse2 -msse2)
+    set(avx2_flags -mavx2 -mfma -mf16c)  # every AVX2 CPU has F16C; dispatch checks
+    set(sse2_flags -msse2)
   elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
-    kldiv_add_isa(${target} neon)
+    set(isas neon scalar)
+  else()
+    set(isas scalar)
   endif()
-  kldiv_add_isa(${target} scalar)
+  foreach(name IN LISTS KLDIV_ISA_KERNELS)
+    if(NOT name IN_LIST isas)
+      message(FATAL_ERROR "KLDIV_ISA_KERNELS: '${name}' is not an ISA of ${CMAKE_SYSTEM_PROCESSOR} (${isas})")
+    endif()
+  endforeach()
+  foreach(name IN LISTS isas)
+    if(name STREQUAL "scalar" OR NOT KLDIV_ISA_KERNELS OR name IN_LIST KLDIV_ISA_KERNELS)
+      kldiv_add_isa(${target} ${name} ${${name}_flags})
+    endif()
+  endforeach()
   message(STATUS "kldiv: kernels for ${KLDIV_ISAS}")
 endfunction()
