@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test suite for aarch64: built with Debian's cross g++ (cmake/toolchains/aarch64-linux-gnu.cmake) and
-# run by ctest under qemu-user, on the neon and scalar paths (each case loops over every available ISA).
-# Under emulation tests/CMakeLists.txt subsamples test_math.cpp's sweeps (KLDIV_TEST_SWEEP_STEP=997)
-# and runs the large-input accuracy case beside the rest.  The platform-bits test checks the same
-# committed hashes as on x86-64.
+# run by ctest under qemu-user, two entries side by side (tests/CMakeLists.txt): the cases that compare
+# bits on neon and scalar, the rest on neon.  Under emulation the sweeps of test_math.cpp are subsampled
+# (KLDIV_TEST_SWEEP_STEP=997) and the large-input accuracy case does not run.  The platform-bits test
+# checks the same committed hashes as on x86-64.
 #   .ci/aarch64.sh            (build dir: build-aarch64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
