@@ -9,6 +9,7 @@
 // of its payload, and is made quiet, except bf16 -> float, which keeps the bits as they are.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -115,6 +116,33 @@ KLDIV_INLINE void store_as(f16* p, V v) noexcept {
     traits<V>::store_f16(&p->bits, v);
   else
     traits<V>::store_u16(&p->bits, float_to_f16(v));
+}
+
+// A pair of float vectors from a group of 2 kLanes elements at p, for the r-th register of each set of
+// kLanes lanes.  bf16: the even and the odd elements of the 2 size at p + 2 r size, from one load by a
+// shift and a mask, half the work of two widening loads.  Other types: the size elements at p + r size
+// and those kLanes later.  Either way lane k of register r takes fixed elements of the group, (2j, 2j + 1)
+// or (j, kLanes + j) for j = r size + k, whatever size is: every ISA sums the same elements in a lane.
+template <class V, class S>
+KLDIV_INLINE std::array<V, 2> load_pair(const S* p, std::size_t r) noexcept {
+  constexpr std::size_t W = traits<V>::size;
+  if constexpr (std::is_same_v<S, bf16>) {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the pairs of load_u32 are little-endian");
+    const bits_t<V> b = traits<V>::load_u32(&p[2 * r * W].bits);
+    return {from_bits<float>(b << 16), from_bits<float>(b & bits_t<V>(0xffff0000u))};
+  } else {
+    return {load_as<V>(p + r * W), load_as<V>(p + kLanes + r * W)};
+  }
+}
+template <class V, class S>
+KLDIV_INLINE void store_pair(S* p, std::size_t r, V a, V b) noexcept {
+  constexpr std::size_t W = traits<V>::size;
+  if constexpr (std::is_same_v<S, bf16>) {
+    traits<V>::store_u32(&p[2 * r * W].bits, float_to_bf16(a) | (float_to_bf16(b) << 16));
+  } else {
+    store_as(p + r * W, a);
+    store_as(p + kLanes + r * W, b);
+  }
 }
 
 // k < size elements go through a zeroed buffer of one vector; k == size is a plain load or store.

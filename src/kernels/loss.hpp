@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
@@ -134,10 +135,10 @@ bool in_place(std::initializer_list<const T*> inputs, std::initializer_list<cons
   return false;
 }
 
-// A block's kLanes loss accumulators, lane j taking the elements j mod kLanes.  Float losses are summed
-// in double, which is exact enough (a lane adds kBlock / (kLanes * fold) = 128 terms: its error stays
-// below 2^-46 of their magnitudes) and cheaper than compensation; each lane first adds its four elements
-// 16 apart in float, pairwise (fold).  Widening is costly (on Zen 4 a quarter of the pass at fold 2):
+// A block's kLanes loss accumulators, lane j taking the elements j mod kLanes (bf16: 2j and 2j + 1 of
+// every 2 kLanes, as load_pair reads them).  Float losses are summed in double, which is exact enough (a
+// lane adds kBlock / (kLanes * fold) = 128 terms: its error stays below 2^-46 of their magnitudes) and
+// cheaper than compensation; each lane first adds its four elements of a step in float, pairwise (fold).  Widening is costly (on Zen 4 a quarter of the pass at fold 2):
 // folding four makes the pass 13 % faster for two float roundings, at most 2u times the four losses'
 // magnitudes.  Double losses are compensated (Knuth's TwoSum, s + c carrying the sum with its rounding
 // errors).
@@ -253,28 +254,43 @@ void reduce_loop(const E* x, const E* t, value_t<V> g, E* grad_input, E* grad_ta
                  Partial* partials) noexcept {
   constexpr std::size_t S = traits<V>::size;
   constexpr std::size_t R = kLanes / S;  // registers per set of lanes
-  constexpr std::size_t F = Lanes<V>::fold, step = F * kLanes;
+  // A step is F >= 2 sets of kLanes elements (two for F = 1), read in groups of two sets (load_pair).
+  constexpr std::size_t F = Lanes<V>::fold, step = std::max<std::size_t>(F, 2) * kLanes;
   static_assert(kLanes % S == 0 && kBlock % step == 0 && (F == 1 || F % 2 == 0));
 
   Speculation<V, LogTarget> speculation(in_place<E>({x, t}, {grad_input, grad_target}));
   const Arrays<E> arrays{x, t, grad_input, grad_target};
   Lanes<V> lanes;
-  // The F sets of kLanes losses of a step, folded lane by lane, ((l0 + l1) + (l2 + l3)) for F = 4, and
-  // added to the lanes; their gradients are stored on the way.
+  // The losses of a step, set after set; for F >= 2 the F sets folded lane by lane, ((l0 + l1) + (l2 + l3))
+  // for F = 4, before they are added to the lanes.  Their gradients are stored on the way.
   const auto add_step = [&](auto checked, const Arrays<E>& a) KLDIV_INLINE_LAMBDA {
     for (std::size_t r = 0; r < R; ++r) {
-      const auto at = [&](std::size_t f) KLDIV_INLINE_LAMBDA {
-        const std::size_t i = f * kLanes + r * S;
-        const V tv = load_as<V>(a.t + i);
-        if constexpr (!checked) speculation.note(tv);
-        const Terms<V> e = terms<LogTarget, W, checked>(load_as<V>(a.x + i), tv, V(g));
-        if constexpr (W & kGradInput) store_as(a.grad_input + i, e.grad_input);
-        if constexpr (W & kGradTarget) store_as(a.grad_target + i, e.grad_target);
-        return e.loss;
+      // Sets 2h and 2h + 1.
+      const auto pair_at = [&](std::size_t h) KLDIV_INLINE_LAMBDA {
+        const std::size_t i = 2 * h * kLanes;
+        const std::array<V, 2> tv = load_pair<V>(a.t + i, r), xv = load_pair<V>(a.x + i, r);
+        Terms<V> e[2];
+        for (std::size_t k = 0; k < 2; ++k) {
+          if constexpr (!checked) speculation.note(tv[k]);
+          e[k] = terms<LogTarget, W, checked>(xv[k], tv[k], V(g));
+        }
+        if constexpr (W & kGradInput) store_pair(a.grad_input + i, r, e[0].grad_input, e[1].grad_input);
+        if constexpr (W & kGradTarget) store_pair(a.grad_target + i, r, e[0].grad_target, e[1].grad_target);
+        return std::array<V, 2>{e[0].loss, e[1].loss};
       };
-      V folded = F == 1 ? at(0) : at(0) + at(1);
-      for (std::size_t f = 2; f < F; f += 2) folded = folded + (at(f) + at(f + 1));
-      lanes.add(r, folded);
+      if constexpr (F == 1) {
+        const std::array<V, 2> l = pair_at(0);
+        lanes.add(r, l[0]);
+        lanes.add(r, l[1]);
+      } else {
+        std::array<V, 2> l = pair_at(0);
+        V folded = l[0] + l[1];
+        for (std::size_t h = 1; h < F / 2; ++h) {
+          l = pair_at(h);
+          folded = folded + (l[0] + l[1]);
+        }
+        lanes.add(r, folded);
+      }
     }
   };
   PaddedTail<E, step> tail;

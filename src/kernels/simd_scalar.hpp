@@ -27,6 +27,16 @@ struct traits {
   // A 16-bit value in the bits of a float, and back (the value < 2^16): the halves of half.hpp.
   static bits_type load_u16(const std::uint16_t* p) noexcept { return *p; }
   static void store_u16(std::uint16_t* p, bits_type v) noexcept { *p = static_cast<std::uint16_t>(v); }
+  // Two 16-bit values as one 32-bit lane, p[0] in the low half (little-endian), and back.
+  static bits_type load_u32(const std::uint16_t* p) noexcept {
+    std::uint32_t b;
+    std::memcpy(&b, p, sizeof b);
+    return b;
+  }
+  static void store_u32(std::uint16_t* p, bits_type v) noexcept {
+    const std::uint32_t b = static_cast<std::uint32_t>(v);
+    std::memcpy(p, &b, sizeof b);
+  }
   static constexpr bool native_f16 = false;  // the portable form of half.hpp
   static constexpr bool native_getexp = false;  // math.hpp's form from the bits
 };

@@ -30,6 +30,19 @@ struct traits<xsimd::batch<T, A>> {
   // the halves of half.hpp.  xsimd 8.1 has no widening loads, so each target spells its own.
   static bits_type load_u16(const std::uint16_t* p) noexcept;
   static void store_u16(std::uint16_t* p, bits_type v) noexcept;
+  // 2 size 16-bit values as the 32-bit lanes, p[2k] in the low half of lane k (little-endian), and back.
+  static bits_type load_u32(const std::uint16_t* p) noexcept {
+#if defined(__aarch64__)
+    if constexpr (std::is_same_v<A, xsimd::neon64>) return vreinterpretq_u32_u16(vld1q_u16(p));
+#endif
+    return bits_type::load_unaligned(reinterpret_cast<const std::uint32_t*>(p));  // x86: may_alias loads
+  }
+  static void store_u32(std::uint16_t* p, bits_type v) noexcept {
+#if defined(__aarch64__)
+    if constexpr (std::is_same_v<A, xsimd::neon64>) return vst1q_u16(p, vreinterpretq_u16_u32(v));
+#endif
+    v.store_unaligned(reinterpret_cast<std::uint32_t*>(p));
+  }
   // Whether the target converts f16 <-> float itself (AVX-512F, F16C), rounding to nearest even.
   static constexpr bool native_f16 =
 #if defined(__AVX512F__)
