@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -27,9 +28,7 @@ inline std::vector<std::string> isas() {
     const std::size_t comma = list.find(',');
     const std::string name = list.substr(0, comma);
     list = comma == std::string::npos ? "" : list.substr(comma + 1);
-    bool found = false;
-    for (const std::string& a : available) found = found || a == name;
-    if (!found) throw std::runtime_error("KLDIV_TEST_ISAS: '" + name + "' is not an available ISA");
+    if (std::find(available.begin(), available.end(), name) == available.end()) throw std::runtime_error("KLDIV_TEST_ISAS: '" + name + "' is not an available ISA");
     chosen.push_back(name);
   }
   return chosen;

@@ -138,10 +138,10 @@ bool in_place(std::initializer_list<const T*> inputs, std::initializer_list<cons
 // A block's kLanes loss accumulators, lane j taking the elements j mod kLanes (bf16: 2j and 2j + 1 of
 // every 2 kLanes, as load_pair reads them).  Float losses are summed in double, which is exact enough (a
 // lane adds kBlock / (kLanes * fold) = 128 terms: its error stays below 2^-46 of their magnitudes) and
-// cheaper than compensation; each lane first adds its four elements of a step in float, pairwise (fold).  Widening is costly (on Zen 4 a quarter of the pass at fold 2):
-// folding four makes the pass 13 % faster for two float roundings, at most 2u times the four losses'
-// magnitudes.  Double losses are compensated (Knuth's TwoSum, s + c carrying the sum with its rounding
-// errors).
+// cheaper than compensation; each lane first adds its four elements of a step in float, pairwise (fold).
+// Widening is costly (on Zen 4 a quarter of the pass at fold 2): folding four makes the pass 13 % faster
+// for two float roundings, at most 2u times the four losses' magnitudes.  Double losses are compensated
+// (Knuth's TwoSum, s + c carrying the sum with its rounding errors).
 template <class V, bool Widen = std::is_same_v<value_t<V>, float>>
 struct Lanes {
   using Wide = decltype(widen(std::declval<V>()));
