@@ -41,6 +41,14 @@ Partial lanes_to_partial(const double* s, const double* c) noexcept {
   return tree_sum(p, kLanes);
 }
 
+Partial float_lanes_to_partial(const double* s) noexcept {
+  double p[kLanes];
+  for (std::size_t j = 0; j < kLanes; ++j) p[j] = s[j];
+  for (std::size_t stride = 1; stride < kLanes; stride *= 2)
+    for (std::size_t i = 0; i + stride < kLanes; i += 2 * stride) p[i] += p[i + stride];
+  return {p[0], 0.0};
+}
+
 Partial tree_sum(Partial* p, std::size_t n) noexcept {
   for (std::size_t stride = 1; stride < n; stride *= 2)
     for (std::size_t i = 0; i + stride < n; i += 2 * stride) p[i] = add(p[i], p[i + stride]);

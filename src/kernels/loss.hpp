@@ -158,9 +158,9 @@ struct Lanes {
     for (std::size_t k = 0; k < K; ++k) sum[r * K + k] = sum[r * K + k] + w[k];
   }
   Partial partial() const noexcept {
-    double s[kLanes], c[kLanes] = {};
+    double s[kLanes];
     for (std::size_t i = 0; i < kLanes / S; ++i) traits<D>::store(s + i * S, sum[i]);
-    return lanes_to_partial(s, c);
+    return float_lanes_to_partial(s);
   }
 };
 
