@@ -292,41 +292,57 @@ TEST_CASE("eval: identical llama.cpp rows with an absurd header still give exact
   }
 }
 
-TEST_CASE("eval: a llama.cpp row's top is the first of its largest codes, wherever they lie") {
-  // Two entries share the largest code; a logits side with one maximum at m agrees exactly when m is the
-  // first.  At T = 1 the llama.cpp side's top comes from the divergence's pass, at T = 2 from its own.
+TEST_CASE("eval: a row's top is the first of its largest entries, wherever they lie") {
+  // Two entries of one side (a llama.cpp row's codes, or logits) share the largest value; the other side,
+  // with one maximum at m, agrees exactly when m is the first.  At T = 1 the llama.cpp side's top comes
+  // from the divergence's pass, at T = 2 from its own.  Groups are 16 entries: the pairs lie in one
+  // group, in neighbouring ones, in the tail, and far apart.
   struct Case {
     std::int64_t vocab, a, b;
   };
-  for (const Case c : {Case{7, 2, 6}, Case{7, 0, 3}, Case{1031, 0, 1}, Case{1031, 3, 17}, Case{1031, 15, 16},
-                       Case{1031, 500, 1030}, Case{1031, 1029, 1030}, Case{1031, 16, 1000}}) {
-    const std::int64_t nv = kldiv_llama_row_size(c.vocab);
-    std::vector<std::uint16_t> row(nv);
-    const float header[2] = {1e-4f, -7.0f};
-    std::memcpy(row.data(), header, sizeof header);
-    test::Random r(static_cast<std::uint64_t>(c.a * 131 + c.b));
-    for (std::int64_t k = 0; k < c.vocab; ++k) row[4 + k] = static_cast<std::uint16_t>(r.next() % 60000);
-    row[4 + c.a] = row[4 + c.b] = 65535;
-    for (const std::int64_t m : {c.a, c.b})
-      for (const double t : {1.0, 2.0})
-        for (const bool llama_base : {true, false}) {
-          CAPTURE(c.vocab);
-          CAPTURE(c.a);
-          CAPTURE(c.b);
-          CAPTURE(m);
-          CAPTURE(t);
-          CAPTURE(llama_base);
-          std::vector<float> logits(c.vocab, 0.0f);
-          logits[m] = 1;
-          const Rows llama = Rows::llama(row.data(), 1, c.vocab, nv), other = Rows::logits(kldiv::Rows(logits.data(), 1, c.vocab));
-          Accumulator acc(c.vocab, {Divergence::kl, 0.5, t, 0});
-          if (llama_base)
-            acc.add(llama, other);
-          else
-            acc.add(other, llama);
-          CHECK(acc.finish().same_top.mean == (m == c.a ? 1.0 : 0.0));
-        }
-  }
+  test::for_each_isa([](const std::string&) {
+    for (const Case c : {Case{7, 2, 6}, Case{7, 0, 3}, Case{1031, 0, 1}, Case{1031, 3, 17}, Case{1031, 15, 16},
+                         Case{1031, 16, 40}, Case{1031, 33, 50}, Case{1031, 500, 1030}, Case{1031, 1029, 1030},
+                         Case{1031, 16, 1000}}) {
+      const std::int64_t nv = kldiv_llama_row_size(c.vocab);
+      std::vector<std::uint16_t> row(nv);
+      const float header[2] = {1e-4f, -7.0f};
+      std::memcpy(row.data(), header, sizeof header);
+      test::Random r(static_cast<std::uint64_t>(c.a * 131 + c.b));
+      for (std::int64_t k = 0; k < c.vocab; ++k) row[4 + k] = static_cast<std::uint16_t>(r.next() % 60000);
+      std::vector<float> random_logits(c.vocab);
+      for (auto& v : random_logits) v = static_cast<float>(r.uniform());  // below 1
+      for (const std::int64_t m : {c.a, c.b})
+        for (const double t : {1.0, 2.0})
+          for (const bool llama_base : {true, false})
+            for (const bool ties_in_llama : {true, false}) {
+              CAPTURE(c.vocab);
+              CAPTURE(c.a);
+              CAPTURE(c.b);
+              CAPTURE(m);
+              CAPTURE(t);
+              CAPTURE(llama_base);
+              CAPTURE(ties_in_llama);
+              std::vector<std::uint16_t> codes = row;
+              std::vector<float> logits(c.vocab, 0.0f);
+              if (ties_in_llama) {
+                codes[4 + c.a] = codes[4 + c.b] = 65535;
+                logits[m] = 1;
+              } else {
+                codes[4 + m] = 65535;
+                logits = random_logits;
+                logits[c.a] = logits[c.b] = 1;
+              }
+              const Rows llama = Rows::llama(codes.data(), 1, c.vocab, nv), other = Rows::logits(kldiv::Rows(logits.data(), 1, c.vocab));
+              Accumulator acc(c.vocab, {Divergence::kl, 0.5, t, 0});
+              if (llama_base)
+                acc.add(llama, other);
+              else
+                acc.add(other, llama);
+              CHECK(acc.finish().same_top.mean == (m == c.a ? 1.0 : 0.0));
+            }
+    }
+  });
 }
 
 TEST_CASE("eval: few tokens: standard errors 0, undefined values NaN") {
