@@ -142,7 +142,7 @@ long double reference(const Rows& p, const Rows& q, std::int64_t i, Divergence d
   for (std::size_t k = 0; k < lp.size(); ++k) {
     const long double a = std::exp(lp[k]), b = std::exp(lq[k]);
     if (d == Divergence::kl) {
-      if (p.source == Source::llama && as_stored[k] <= -16) continue;
+      if ((p.source == Source::llama && as_stored[k] <= -16) || a == 0) continue;  // P = 0 adds 0
       sum += a * (lp[k] - lq[k]);
     } else if (d == Divergence::reverse_kl) {
       sum += b * (lq[k] - lp[k]);
@@ -209,6 +209,27 @@ TEST_CASE("eval: per-token values match a long-double reference for every kind o
       const long double dp = std::exp(-c.nll_q) - std::exp(-c.nll_p);
       CHECK(std::fabs(r.delta_p.mean - dp) <= abs * (std::exp(-c.nll_q) + std::exp(-c.nll_p)) + 1e-18L);
       CHECK(r.ppl.ln_ratio == doctest::Approx(static_cast<double>(c.nll_q - c.nll_p)).epsilon(1e-5).scale(1e-7));
+    }
+  });
+}
+
+TEST_CASE("eval: masked (-inf) logits: P = 0 adds 0, Q = 0 where P > 0 gives +inf, on every ISA") {
+  // A row's normaliser is first summed with the fast exp, then again checked where an argument left its
+  // range, as -inf logits do.
+  Data d = make(1, 1031, 0.1, 7);
+  for (std::int64_t k = 5; k < d.vocab; k += 3) d.p.f32[static_cast<std::size_t>(k)] = -INFINITY;
+  const Rows masked = Rows::logits(kldiv::Rows(d.p.f32.data(), 1, d.vocab)), llama = side(d, d.q, Kind::llama);
+  test::for_each_isa([&](const std::string&) {
+    for (const double t : {1.0, 2.0}) {
+      CAPTURE(t);
+      Accumulator kl(d.vocab, {Divergence::kl, 0.5, t, 0});
+      kl.add(masked, llama);
+      const long double want = reference(masked, llama, 0, Divergence::kl, 0.5, t);
+      CHECK(std::isfinite(want));
+      CHECK(std::fabs(kl.finish().divergence.mean - want) <= 1e-7L * std::fabs(want));
+      Accumulator inf(d.vocab, {Divergence::kl, 0.5, t, 0});
+      inf.add(llama, masked);
+      CHECK(inf.finish().divergence.mean == INFINITY);
     }
   });
 }

@@ -63,6 +63,11 @@ KLDIV_INLINE T vmax(T a, T b) noexcept {
   return a < b ? b : a;
 }
 
+template <class T>
+KLDIV_INLINE T vmin(T a, T b) noexcept {
+  return b < a ? b : a;
+}
+
 KLDIV_INLINE bool vall(bool m) noexcept { return m; }
 
 KLDIV_INLINE std::array<double, 1> widen(float v) noexcept { return {v}; }

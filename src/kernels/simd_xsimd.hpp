@@ -292,6 +292,11 @@ KLDIV_INLINE xsimd::batch<T, A> vmax(xsimd::batch<T, A> a, xsimd::batch<T, A> b)
 }
 
 template <class T, class A>
+KLDIV_INLINE xsimd::batch<T, A> vmin(xsimd::batch<T, A> a, xsimd::batch<T, A> b) noexcept {
+  return xsimd::min(a, b);
+}
+
+template <class T, class A>
 KLDIV_INLINE bool vall(xsimd::batch_bool<T, A> m) noexcept {
   return xsimd::all(m);
 }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -189,11 +190,14 @@ std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
   return m.finish(max_out);
 }
 
-// Sums of exp((value_i - top) * scale[c]) for the two scales, lane by lane, as doubles.
-template <class Vf, class Vd, std::size_t C, class Src>
-void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C], double (&sum)[C]) noexcept {
+// Sums of exp((value_i - top) * scale[c]) for the two scales, lane by lane, as doubles.  Checked, every
+// vector takes vexp_checked; unchecked, the fast exp, and false unless that was right everywhere: every
+// argument at least -exp_fast (none exceeds 0, as top is the row's max, unless top is NaN or inf) and
+// every sum finite (a NaN argument makes its sum NaN).  The same bits either way.
+template <bool Checked, class Vf, class Vd, std::size_t C, class Src>
+bool exp_sums_pass(const Src& s, std::size_t n, double top, const double (&scale)[C], double (&sum)[C]) noexcept {
   constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
-  Vd acc[C][J];
+  Vd acc[C][J], low(0);
   for (auto& a : acc)
     for (auto& v : a) v = Vd(0);
   for_groups<Vf>(s, n, [&](std::size_t g, const Vf* a, auto tail) KLDIV_INLINE_LAMBDA {
@@ -203,7 +207,14 @@ void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C],
         const std::size_t j = k * halves.size() + h;
         const Vd d = s.value(halves[h]) - Vd(top);
         for (std::size_t c = 0; c < C; ++c) {
-          Vd e = vexp_checked(d * Vd(scale[c]));
+          const Vd x = scale[c] == 1 ? d : d * Vd(scale[c]);  // d * 1 is d
+          Vd e;
+          if constexpr (Checked) {
+            e = vexp_checked(x);
+          } else {
+            low = vmin(low, x);
+            e = vexp<false>(x);
+          }
           if constexpr (decltype(tail)::value)
             e = vselect(Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n)), e,
                         Vd(0));
@@ -212,12 +223,20 @@ void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C],
       }
     }
   });
+  bool ok = Checked || vall(low >= Vd(-consts<double>::exp_fast));
   for (std::size_t c = 0; c < C; ++c) {
     double lanes[kLanes], zero[kLanes] = {};
     for (std::size_t j = 0; j < J; ++j) traits<Vd>::store(lanes + j * Wd, acc[c][j]);
     const Partial p = lanes_to_partial(lanes, zero);
     sum[c] = p.hi + p.lo;
+    ok = ok && std::isfinite(sum[c]);
   }
+  return Checked || ok;
+}
+
+template <class Vf, class Vd, std::size_t C, class Src>
+void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C], double (&sum)[C]) noexcept {
+  if (!exp_sums_pass<false, Vf, Vd>(s, n, top, scale, sum)) exp_sums_pass<true, Vf, Vd>(s, n, top, scale, sum);
 }
 
 // One divergence term per element, from log P, log Q and their exponentials (for the divergence's needs).
