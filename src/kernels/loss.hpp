@@ -285,6 +285,8 @@ void reduce_loop(const E* x, const E* t, value_t<V> g, E* grad_input, E* grad_ta
       } else {
         std::array<V, 2> l = pair_at(0);
         V folded = l[0] + l[1];
+        // Each pair's chains apart: interleaved, GCC 12 spilled (f32 on AVX-512: 4.5 % slower on Zen 5).
+        schedule_point(folded);
         for (std::size_t h = 1; h < F / 2; ++h) {
           l = pair_at(h);
           folded = folded + (l[0] + l[1]);

@@ -68,6 +68,9 @@ KLDIV_INLINE T vmin(T a, T b) noexcept {
   return b < a ? b : a;
 }
 
+template <class T>
+KLDIV_INLINE void schedule_point(T&) noexcept {}
+
 KLDIV_INLINE bool vall(bool m) noexcept { return m; }
 
 KLDIV_INLINE std::array<double, 1> widen(float v) noexcept { return {v}; }

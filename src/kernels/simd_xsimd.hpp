@@ -296,6 +296,19 @@ KLDIV_INLINE xsimd::batch<T, A> vmin(xsimd::batch<T, A> a, xsimd::batch<T, A> b)
   return xsimd::min(a, b);
 }
 
+// A point that code may not be moved across, in v's computation (an empty asm that may change v): where
+// GCC 12 would interleave independent chains until it runs out of registers and spills (loss.hpp).
+template <class T, class A>
+KLDIV_INLINE void schedule_point(xsimd::batch<T, A>& v) noexcept {
+#if defined(__AVX512F__)
+  asm("" : "+v"(v.data));
+#elif defined(__x86_64__) || defined(__i386__)
+  asm("" : "+x"(v.data));
+#elif defined(__aarch64__)
+  asm("" : "+w"(v.data));
+#endif
+}
+
 template <class T, class A>
 KLDIV_INLINE bool vall(xsimd::batch_bool<T, A> m) noexcept {
   return xsimd::all(m);
