@@ -1,8 +1,8 @@
 // Sums that neither lose accuracy nor depend on the thread count or the ISA.
 //
 // Kernels keep kLanes accumulators per block (double sums of float losses, or compensated pairs s + c
-// of double ones) and hand them here; from then on everything is double-double arithmetic on the
-// Partial type, in a fixed order.  Compiled once, outside the ISA files, so every ISA shares the same
+// of double ones) and hand them here: a block's float lanes are added in double, and from then on
+// everything is double-double arithmetic on the Partial type, in a fixed order.  Compiled once, outside the ISA files, so every ISA shares the same
 // code.
 #pragma once
 
