@@ -32,6 +32,14 @@ Partial add(Partial a, Partial b) noexcept {
   return fast_two_sum(s.hi, s.lo);
 }
 
+// p[0..n) reduced in place by add in the fixed pairwise tree of tree_sum.  n >= 1.
+template <class T, class Add>
+T pairwise(T* p, std::size_t n, Add&& add) noexcept {
+  for (std::size_t stride = 1; stride < n; stride *= 2)
+    for (std::size_t i = 0; i + stride < n; i += 2 * stride) p[i] = add(p[i], p[i + stride]);
+  return p[0];
+}
+
 }  // namespace
 
 Partial lanes_to_partial(const double* s, const double* c) noexcept {
@@ -44,16 +52,10 @@ Partial lanes_to_partial(const double* s, const double* c) noexcept {
 Partial float_lanes_to_partial(const double* s) noexcept {
   double p[kLanes];
   for (std::size_t j = 0; j < kLanes; ++j) p[j] = s[j];
-  for (std::size_t stride = 1; stride < kLanes; stride *= 2)
-    for (std::size_t i = 0; i + stride < kLanes; i += 2 * stride) p[i] += p[i + stride];
-  return {p[0], 0.0};
+  return {pairwise(p, kLanes, [](double a, double b) { return a + b; }), 0.0};
 }
 
-Partial tree_sum(Partial* p, std::size_t n) noexcept {
-  for (std::size_t stride = 1; stride < n; stride *= 2)
-    for (std::size_t i = 0; i + stride < n; i += 2 * stride) p[i] = add(p[i], p[i + stride]);
-  return p[0];
-}
+Partial tree_sum(Partial* p, std::size_t n) noexcept { return pairwise(p, n, add); }
 
 double finish(Partial p, double divisor) noexcept {
   if (!std::isfinite(p.hi) || divisor == 1.0) return (p.hi + p.lo) / divisor;

@@ -2,8 +2,8 @@
 //
 // Kernels keep kLanes accumulators per block (double sums of float losses, or compensated pairs s + c
 // of double ones) and hand them here: a block's float lanes are added in double, and from then on
-// everything is double-double arithmetic on the Partial type, in a fixed order.  Compiled once, outside the ISA files, so every ISA shares the same
-// code.
+// everything is double-double arithmetic on the Partial type, in a fixed order.  Compiled once, outside
+// the ISA files, so every ISA shares the same code.
 #pragma once
 
 #include <cstddef>

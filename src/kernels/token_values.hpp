@@ -125,16 +125,15 @@ class ArgMax {
     for (std::size_t c = 0; c < Sets; ++c)
       for (std::size_t k = 0; k < K; ++k) {
         best_[c][k] = a[k];
-        index_[c][k] = Vf(static_cast<float>(k * W)) + traits<Vf>::load(kIota);
+        index_[c][k] = indices(0, k);
       }
   }
   template <std::size_t C>
   KLDIV_INLINE void update(std::size_t g, const Vf* a) noexcept {
     for (std::size_t k = 0; k < K; ++k) {
-      const Vf at = Vf(static_cast<float>(g + k * W)) + traits<Vf>::load(kIota);
       const auto better = a[k] > best_[C][k];
       best_[C][k] = vselect(better, a[k], best_[C][k]);
-      index_[C][k] = vselect(better, at, index_[C][k]);
+      index_[C][k] = vselect(better, indices(g, k), index_[C][k]);
     }
   }
   // Per lane the first of its maxima; across lanes and sets the smallest index among equals.
@@ -154,6 +153,10 @@ class ArgMax {
   }
 
  private:
+  // The indices of the k-th vector of the group at g.
+  static KLDIV_INLINE Vf indices(std::size_t g, std::size_t k) noexcept {
+    return Vf(static_cast<float>(g + k * W)) + traits<Vf>::load(kIota);
+  }
   Vf best_[Sets][K], index_[Sets][K];
 };
 
@@ -162,21 +165,17 @@ class ArgMax {
 template <class Vf, class Src>
 std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
   ArgMax<Vf> m;
-  const auto on = [&](auto set, auto tail, std::size_t g) KLDIV_INLINE_LAMBDA {
-    group<Vf, decltype(tail)::value>(s, g, n, [&](const Vf* a) KLDIV_INLINE_LAMBDA {
-      if constexpr (decltype(set)::value < 0)
-        m.start(a);
-      else
-        m.template update<decltype(set)::value>(g, a);
-    });
-  };
-  using Start = std::integral_constant<int, -1>;
-  using Set0 = std::integral_constant<int, 0>;
-  using Set1 = std::integral_constant<int, 1>;
+  const auto start = [&](const Vf* a) KLDIV_INLINE_LAMBDA { m.start(a); };
   if (n >= kLanes)
-    on(Start{}, std::false_type{}, 0);
+    group<Vf, false>(s, 0, n, start);
   else
-    on(Start{}, std::true_type{}, 0);
+    group<Vf, true>(s, 0, n, start);
+  const auto on = [&](auto set, auto tail, std::size_t g) KLDIV_INLINE_LAMBDA {
+    group<Vf, decltype(tail)::value>(s, g, n,
+                                     [&](const Vf* a) KLDIV_INLINE_LAMBDA { m.template update<decltype(set)::value>(g, a); });
+  };
+  using Set0 = std::integral_constant<std::size_t, 0>;
+  using Set1 = std::integral_constant<std::size_t, 1>;
   std::size_t g = 0;
   for (; g + 2 * kLanes <= n; g += 2 * kLanes) {
     on(Set0{}, std::false_type{}, g);
@@ -191,9 +190,10 @@ std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
 }
 
 // Sums of exp((value_i - top) * scale[c]) for the two scales, lane by lane, as doubles.  Checked, every
-// vector takes vexp_checked; unchecked, the fast exp, and false unless that was right everywhere: every
-// argument at least -exp_fast (none exceeds 0, as top is the row's max, unless top is NaN or inf) and
-// every sum finite (a NaN argument makes its sum NaN).  The same bits either way.
+// vector takes vexp_checked; unchecked, the whole groups take the fast exp (the tail, whose padding may
+// be -inf, stays checked), and false unless that was right everywhere: every argument at least
+// -exp_fast (none exceeds 0, as top is the row's max, unless top is NaN or inf) and every sum finite (a
+// NaN argument makes its sum NaN).  The same bits either way.
 template <bool Checked, class Vf, class Vd, std::size_t C, class Src>
 bool exp_sums_pass(const Src& s, std::size_t n, double top, const double (&scale)[C], double (&sum)[C]) noexcept {
   constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
@@ -209,7 +209,7 @@ bool exp_sums_pass(const Src& s, std::size_t n, double top, const double (&scale
         for (std::size_t c = 0; c < C; ++c) {
           const Vd x = scale[c] == 1 ? d : d * Vd(scale[c]);  // d * 1 is d
           Vd e;
-          if constexpr (Checked) {
+          if constexpr (Checked || decltype(tail)::value) {
             e = vexp_checked(x);
           } else {
             low = vmin(low, x);
@@ -223,15 +223,15 @@ bool exp_sums_pass(const Src& s, std::size_t n, double top, const double (&scale
       }
     }
   });
-  bool ok = Checked || vall(low >= Vd(-consts<double>::exp_fast));
+  bool right = vall(low >= Vd(-consts<double>::exp_fast));  // low stays 0 where every vector is checked
   for (std::size_t c = 0; c < C; ++c) {
     double lanes[kLanes], zero[kLanes] = {};
     for (std::size_t j = 0; j < J; ++j) traits<Vd>::store(lanes + j * Wd, acc[c][j]);
     const Partial p = lanes_to_partial(lanes, zero);
     sum[c] = p.hi + p.lo;
-    ok = ok && std::isfinite(sum[c]);
+    right = right && std::isfinite(sum[c]);
   }
-  return Checked || ok;
+  return Checked || right;
 }
 
 template <class Vf, class Vd, std::size_t C, class Src>
