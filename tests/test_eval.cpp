@@ -234,6 +234,51 @@ TEST_CASE("eval: masked (-inf) logits: P = 0 adds 0, Q = 0 where P > 0 gives +in
   });
 }
 
+TEST_CASE("eval: a row's normaliser and top hold whatever its first group leaves to the rest, on every ISA") {
+  // A side's normaliser is summed in one pass from its first group's largest value; where the rest of
+  // the row lies too far above or below that for the fast exp, a second pass sums from the row's top.
+  // 300 below keeps the one pass (arguments up to about 300), 1000 below and a top 2000 above leave it.
+  struct Shape {
+    const char* name;
+    float first_group, top;
+  };
+  for (const Shape sh : {Shape{"first group 300 below", -300, 0}, Shape{"first group 1000 below", -1000, 0},
+                         Shape{"top 2000 above", 0, 2000}}) {
+    Data d = make(1, 1031, 0.3, 11);
+    d.tokens[0] = 500;  // a likely token: a unlikely one's perplexity, e^2000, is +inf
+    for (Model* m : {&d.p, &d.q}) {
+      for (std::size_t k = 0; k < 16; ++k) m->f32[k] += sh.first_group;
+      if (sh.top != 0) m->f32[500] = sh.top;
+      *m = Model{m->f32, {}, {}, {}, {}};
+      fill_kinds(*m, d.rows, d.vocab);
+    }
+    const std::pair<Kind, Kind> pairs[] = {{Kind::llama, Kind::f32}, {Kind::f32, Kind::llama}, {Kind::llama, Kind::llama},
+                                           {Kind::llama, Kind::bf16}, {Kind::f16, Kind::llama}};
+    const auto top = [](const std::vector<long double>& v) { return std::max_element(v.begin(), v.end()) - v.begin(); };
+    test::for_each_isa([&](const std::string&) {
+      for (const auto& [a, b] : pairs)
+        for (const Divergence div : {Divergence::kl, Divergence::reverse_kl})
+          for (const double t : {1.0, 2.0}) {
+            CAPTURE(std::string(sh.name));
+            CAPTURE(std::string(name(a)));
+            CAPTURE(std::string(name(b)));
+            CAPTURE(static_cast<int>(div));
+            CAPTURE(t);
+            const Rows p = side(d, d.p, a), q = side(d, d.q, b);
+            Accumulator acc(d.vocab, {div, 0.5, t, 0});
+            acc.add(p, q, d.tokens.data());
+            const auto r = acc.finish();
+            const long double want = reference(p, q, 0, div, 0.5, t);
+            CHECK(std::fabs(r.divergence.mean - want) <= 1e-7L * std::fabs(want) + 1e-15L);
+            const auto lp = log_probs(p, 0, 1), lq = log_probs(q, 0, 1);
+            CHECK(std::fabs(std::log(r.ppl.base) + lp[500]) <= 1e-12L);
+            CHECK(std::fabs(std::log(r.ppl.q) + lq[500]) <= 1e-12L);
+            CHECK(r.same_top.mean == (top(lp) == top(lq) ? 1.0 : 0.0));
+          }
+    });
+  }
+}
+
 TEST_CASE("eval: the same bits on every FMA ISA, thread count, order and split") {
   const Data d = make(37, 1001, 0.2, 3);
   struct Pair {

@@ -105,6 +105,15 @@ KLDIV_INLINE void group(const Src& s, std::size_t g, std::size_t n, F&& f) noexc
   f(a);
 }
 
+// f(a) for the row's first group: whole, or all of a short row.
+template <class Vf, class Src, class F>
+KLDIV_INLINE void first_group(const Src& s, std::size_t n, F&& f) noexcept {
+  if (n >= kLanes)
+    group<Vf, false>(s, 0, n, f);
+  else
+    group<Vf, true>(s, 0, n, f);
+}
+
 template <class Vf, class Src, class F>
 KLDIV_INLINE void for_groups(const Src& s, std::size_t n, F&& f) noexcept {
   std::size_t g = 0;
@@ -165,11 +174,7 @@ class ArgMax {
 template <class Vf, class Src>
 std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
   ArgMax<Vf> m;
-  const auto start = [&](const Vf* a) KLDIV_INLINE_LAMBDA { m.start(a); };
-  if (n >= kLanes)
-    group<Vf, false>(s, 0, n, start);
-  else
-    group<Vf, true>(s, 0, n, start);
+  first_group<Vf>(s, n, [&](const Vf* a) KLDIV_INLINE_LAMBDA { m.start(a); });
   const auto on = [&](auto set, auto tail, std::size_t g) KLDIV_INLINE_LAMBDA {
     group<Vf, decltype(tail)::value>(s, g, n,
                                      [&](const Vf* a) KLDIV_INLINE_LAMBDA { m.template update<decltype(set)::value>(g, a); });
@@ -189,33 +194,85 @@ std::size_t first_argmax(const Src& s, std::size_t n, float* max_out) noexcept {
   return m.finish(max_out);
 }
 
-// Sums of exp((value_i - top) * scale[c]) for the two scales, lane by lane, as doubles.  Checked, every
-// vector takes vexp_checked; unchecked, the whole groups take the fast exp (the tail, whose padding may
-// be -inf, stays checked), and false unless that was right everywhere: every argument at least
-// -exp_fast (none exceeds 0, as top is the row's max, unless top is NaN or inf) and every sum finite (a
-// NaN argument makes its sum NaN).  The same bits either way.
+// The first index of a row's largest raw value, where the row has no NaN: a running max in a pass the
+// row needs anyway, then a scan for its first occurrence, cheaper than tracking indices in every lane.
+template <class Vf>
+class RowMax {
+ public:
+  static constexpr std::size_t W = traits<Vf>::size, K = kLanes / W;
+  RowMax() noexcept {
+    for (auto& v : max_) v = Vf(-std::numeric_limits<float>::infinity());
+  }
+  KLDIV_INLINE void update(const Vf* a) noexcept {
+    for (std::size_t k = 0; k < K; ++k) max_[k] = vmax(max_[k], a[k]);
+  }
+  float top() const noexcept {
+    float v[kLanes];
+    for (std::size_t k = 0; k < K; ++k) traits<Vf>::store(v + k * W, max_[k]);
+    return *std::max_element(v, v + kLanes);
+  }
+  template <class Src>
+  std::size_t finish(const Src& s, std::size_t n) const noexcept {
+    const Vf top(this->top());
+    for (std::size_t i = 0; i < n; i += W) {
+      const Vf a = i + W <= n ? s.load(i) : s.load_part(i, n - i);
+      if (vall(a != top)) continue;
+      float l[W];
+      traits<Vf>::store(l, a);
+      return i + static_cast<std::size_t>(std::find(l, l + W, first_lane(top)) - l);
+    }
+    return 0;  // not reached: the maximum is one of the values
+  }
+
+ private:
+  Vf max_[K];
+};
+
+// A row's softmax normaliser at C scales: sum[c] = sum of exp((value_i - ref) * scale[c]), with the row's
+// first argmax (argmax's rules).
+template <std::size_t C>
+struct Normaliser {
+  double ref;
+  double sum[C];
+  std::size_t argmax;
+};
+
+// The sums lane by lane, as doubles, from ref.  Checked, every vector takes vexp_checked; fast, the whole
+// groups take the fast exp (the tail, whose padding may be -inf, stays checked), the pass also finds the
+// argmax, and it returns false unless the fast exp was right everywhere: the raw values' extremes bound
+// every argument (rounding is monotone), and a NaN makes its sum NaN.  The same bits either way.
 template <bool Checked, class Vf, class Vd, std::size_t C, class Src>
-bool exp_sums_pass(const Src& s, std::size_t n, double top, const double (&scale)[C], double (&sum)[C]) noexcept {
-  constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
-  Vd acc[C][J], low(0);
+bool exp_sums_pass(const Src& s, std::size_t n, const double (&scale)[C], Normaliser<C>& out) noexcept {
+  constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd, K = kLanes / Wf;
+  const float inf = std::numeric_limits<float>::infinity();
+  Vd acc[C][J];
   for (auto& a : acc)
     for (auto& v : a) v = Vd(0);
+  RowMax<Vf> high;
+  Vf low[K];
+  for (auto& v : low) v = Vf(inf);
+  const auto arg = [&](Vd v, std::size_t c) KLDIV_INLINE_LAMBDA {
+    const Vd d = s.value(v) - Vd(out.ref);
+    return scale[c] == 1 ? d : d * Vd(scale[c]);  // d * 1 is d
+  };
   for_groups<Vf>(s, n, [&](std::size_t g, const Vf* a, auto tail) KLDIV_INLINE_LAMBDA {
-    for (std::size_t k = 0; k < kLanes / Wf; ++k) {
+    constexpr bool T = decltype(tail)::value;
+    if constexpr (!Checked) {
+      high.update(a);  // the padding, -inf or code 0, is never above a value of the row
+      for (std::size_t k = 0; k < K; ++k)
+        low[k] = vmin(low[k], T ? vselect(Vf(static_cast<float>(g + k * Wf)) + traits<Vf>::load(kIota) <
+                                              Vf(static_cast<float>(n)),
+                                          a[k], Vf(inf))
+                                : a[k]);
+    }
+    for (std::size_t k = 0; k < K; ++k) {
       const auto halves = widen(a[k]);
       for (std::size_t h = 0; h < halves.size(); ++h) {
         const std::size_t j = k * halves.size() + h;
-        const Vd d = s.value(halves[h]) - Vd(top);
         for (std::size_t c = 0; c < C; ++c) {
-          const Vd x = scale[c] == 1 ? d : d * Vd(scale[c]);  // d * 1 is d
-          Vd e;
-          if constexpr (Checked || decltype(tail)::value) {
-            e = vexp_checked(x);
-          } else {
-            low = vmin(low, x);
-            e = vexp<false>(x);
-          }
-          if constexpr (decltype(tail)::value)
+          const Vd x = arg(halves[h], c);
+          Vd e = Checked || T ? vexp_checked(x) : vexp<false>(x);
+          if constexpr (T)
             e = vselect(Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n)), e,
                         Vd(0));
           acc[c][j] = acc[c][j] + e;
@@ -223,20 +280,42 @@ bool exp_sums_pass(const Src& s, std::size_t n, double top, const double (&scale
       }
     }
   });
-  bool right = vall(low >= Vd(-consts<double>::exp_fast));  // low stays 0 where every vector is checked
+  bool right = true;
+  if constexpr (!Checked) {
+    float l[Wf];
+    Vf lowest = low[0];
+    for (std::size_t k = 1; k < K; ++k) lowest = vmin(lowest, low[k]);
+    traits<Vf>::store(l, lowest);
+    const Vd top(static_cast<double>(high.top())), bottom(static_cast<double>(*std::min_element(l, l + Wf)));
+    const double m = consts<double>::exp_fast;
+    for (std::size_t c = 0; c < C; ++c)
+      right = right && first_lane(arg(top, c)) <= m && first_lane(arg(bottom, c)) >= -m;
+  }
   for (std::size_t c = 0; c < C; ++c) {
     double lanes[kLanes], zero[kLanes] = {};
     for (std::size_t j = 0; j < J; ++j) traits<Vd>::store(lanes + j * Wd, acc[c][j]);
     const Partial p = lanes_to_partial(lanes, zero);
-    sum[c] = p.hi + p.lo;
-    right = right && std::isfinite(sum[c]);
+    out.sum[c] = p.hi + p.lo;
+    right = right && std::isfinite(out.sum[c]);
   }
-  return Checked || right;
+  if (!Checked && right) out.argmax = high.finish(s, n);
+  return right;
 }
 
+// One pass from the first group's largest value, which no NaN-free row of moderate range takes out of
+// the fast exp's range; else argmax's pass and a checked pass from the row's largest value.
 template <class Vf, class Vd, std::size_t C, class Src>
-void exp_sums(const Src& s, std::size_t n, double top, const double (&scale)[C], double (&sum)[C]) noexcept {
-  if (!exp_sums_pass<false, Vf, Vd>(s, n, top, scale, sum)) exp_sums_pass<true, Vf, Vd>(s, n, top, scale, sum);
+Normaliser<C> normaliser(const Src& s, std::size_t n, const double (&scale)[C]) noexcept {
+  Normaliser<C> r{};
+  RowMax<Vf> first;
+  first_group<Vf>(s, n, [&](const Vf* a) KLDIV_INLINE_LAMBDA { first.update(a); });
+  r.ref = first_lane(s.value(Vd(static_cast<double>(first.top()))));
+  if (exp_sums_pass<false, Vf, Vd>(s, n, scale, r)) return r;
+  float top;
+  r.argmax = first_argmax<Vf>(s, n, &top);
+  r.ref = first_lane(s.value(Vd(static_cast<double>(top))));
+  exp_sums_pass<true, Vf, Vd>(s, n, scale, r);
+  return r;
 }
 
 // One divergence term per element, from log P, log Q and their exponentials (for the divergence's needs).
@@ -265,34 +344,6 @@ KLDIV_INLINE Vd term_fast(Vd lp, Vd lq, Vd w) noexcept {
   return Div == 0 ? w * (lp - lq) : w * (lq - lp);
 }
 
-// The first index of the largest code of a llama.cpp row (codes have no NaN): a running max in the
-// divergence's pass, then a scan for its first occurrence, cheaper than tracking indices in every lane.
-template <class Vf>
-class CodeMax {
- public:
-  static constexpr std::size_t W = traits<Vf>::size, K = kLanes / W;
-  KLDIV_INLINE void update(const Vf* a) noexcept {
-    for (std::size_t k = 0; k < K; ++k) max_[k] = vmax(max_[k], a[k]);
-  }
-  template <class Src>
-  std::size_t finish(const Src& s, std::size_t n) const noexcept {
-    float v[kLanes];
-    for (std::size_t k = 0; k < K; ++k) traits<Vf>::store(v + k * W, max_[k]);
-    const Vf top(*std::max_element(v, v + kLanes));
-    for (std::size_t i = 0; i < n; i += W) {
-      const Vf a = i + W <= n ? s.load(i) : s.load_part(i, n - i);
-      if (vall(a != top)) continue;
-      float l[W];
-      traits<Vf>::store(l, a);
-      return i + static_cast<std::size_t>(std::find(l, l + W, first_lane(top)) - l);
-    }
-    return 0;  // not reached: the maximum is one of the codes
-  }
-
- private:
-  Vf max_[K] = {};
-};
-
 // The divergence over the row, with log P_i = value_i * inv_t - offset_p (and likewise for Q); with
 // ArgP (ArgQ), also P's (Q's) first argmax, in the same pass.  fast: the caller knows that every weight
 // KL (reverse KL) takes is in the fast exp's range; otherwise each vector is checked.
@@ -302,7 +353,7 @@ double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, d
   constexpr std::size_t Wf = traits<Vf>::size, Wd = traits<Vd>::size, J = kLanes / Wd;
   Vd acc[J];
   for (auto& v : acc) v = Vd(0);
-  CodeMax<Vf> max_p, max_q;
+  RowMax<Vf> max_p, max_q;
   // A side at T = 1 with offset 0 (a llama.cpp row, deferred) as it is: value * 1 - 0 has the same bits,
   // one FMA later in the chain.
   const bool as_stored_p = inv_t == 1 && off_p == 0, as_stored_q = inv_t == 1 && off_q == 0;
@@ -392,30 +443,21 @@ Side side(const Src& s, const TokenParams& a) noexcept {
     r.log_token = a.token >= 0 ? s.value_at(static_cast<std::size_t>(a.token)) : nan;
     if (deferred(s, a)) return r;  // as stored at T = 1
   }
-  float top_raw;
-  r.argmax = first_argmax<Vf>(s, a.n, &top_raw);
-  const double top = first_lane(s.value(Vd(static_cast<double>(top_raw))));
-  if constexpr (Src::is_codes) {  // a softmax of value/T
+  // A softmax of value/T; logits also give the token's log-probability at T = 1, from a second scale
+  // where T is not 1.
+  if (Src::is_codes || a.inv_temperature == 1 || a.token < 0) {
     const double scale[1] = {a.inv_temperature};
-    double sum[1];
-    exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
-    r.offset = top * a.inv_temperature + log_of<Vd>(sum[0]);
+    const auto z = normaliser<Vf, Vd>(s, a.n, scale);
+    r.argmax = z.argmax;
+    r.offset = z.ref * a.inv_temperature + log_of<Vd>(z.sum[0]);
+    if constexpr (!Src::is_codes)
+      r.log_token = a.token >= 0 ? s.value_at(static_cast<std::size_t>(a.token)) - r.offset : nan;
   } else {
-    double lse1;
-    if (a.inv_temperature == 1 || a.token < 0) {
-      const double scale[1] = {a.inv_temperature};
-      double sum[1];
-      exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
-      r.offset = top * a.inv_temperature + log_of<Vd>(sum[0]);
-      lse1 = r.offset;
-    } else {
-      const double scale[2] = {1.0, a.inv_temperature};
-      double sum[2];
-      exp_sums<Vf, Vd>(s, a.n, top, scale, sum);
-      lse1 = top + log_of<Vd>(sum[0]);
-      r.offset = top * a.inv_temperature + log_of<Vd>(sum[1]);
-    }
-    r.log_token = a.token >= 0 ? s.value_at(static_cast<std::size_t>(a.token)) - lse1 : nan;
+    const double scale[2] = {1.0, a.inv_temperature};
+    const auto z = normaliser<Vf, Vd>(s, a.n, scale);
+    r.argmax = z.argmax;
+    r.offset = z.ref * a.inv_temperature + log_of<Vd>(z.sum[1]);
+    r.log_token = s.value_at(static_cast<std::size_t>(a.token)) - (z.ref + log_of<Vd>(z.sum[0]));
   }
   return r;
 }
