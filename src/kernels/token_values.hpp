@@ -394,7 +394,7 @@ double divergence(const SrcP& sp, const SrcQ& sq, std::size_t n, double inv_t, d
               return Vd(static_cast<double>(g + j * Wd)) + traits<Vd>::load(kIotaD) < Vd(static_cast<double>(n));
             };
             if constexpr (Cut && T)
-              acc[j] = vselect((vp[h] > Vd(kCut)) & in_row(), acc[j] + t, acc[j]);
+              acc[j] = vselect((vp[h] > Vd(kCut)) && in_row(), acc[j] + t, acc[j]);
             else if constexpr (Cut)
               acc[j] = vselect(vp[h] > Vd(kCut), acc[j] + t, acc[j]);
             else if constexpr (T)
