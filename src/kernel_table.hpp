@@ -53,12 +53,16 @@ inline constexpr std::size_t kLogitsSegment = 8192;
 inline constexpr std::size_t kLogitsChunk = 1024;  // the online max is updated once a chunk
 
 // One segment's (or a merged row's) pass over x = p/T and y = q/T.  With u = y - x - c (c: LogitsRow),
-// w = exp(x - pmax/T) and "near" meaning |u| <= 1/2: s = sum w, an = sum_near w u, h = sum_near w (e^u - 1 - u),
-// fp = sum_far w, af = sum_far w u (0 where w == 0), fq = sum_far exp(y - qmax/T).  ok is false once a
-// NaN or +inf is seen.  argmax_*: first index of the maximum (when asked), in the row.
+// w = exp(x - pmax/T) and "near" meaning |u| <= 1/2: sn = sum_near w, an = sum_near w u,
+// h = sum_near w (e^u - 1 - u), fp = sum_far w, af = sum_far w u (0 where w == 0),
+// fq = sum_far exp(y - qmax/T).  pmax and qmax are the sums' references: -inf until a finite value is
+// seen, then at most the maxima ptop and qtop, and never more than kHeadroom T below them
+// (src/kernels/logits.hpp).  ok is false once a NaN or +inf is seen.  argmax_*: first index of the
+// maximum (when asked), in the row.
 struct LogitsState {
   double pmax, qmax;
-  double s, an, h, fp, af, fq;
+  double ptop, qtop;
+  double sn, an, h, fp, af, fq;  // sn apart from fp: near mass far below fp's must not cancel
   std::int64_t argmax_p, argmax_q;
   bool ok;
 };

@@ -2,10 +2,12 @@
 // (src/kernels/logits.hpp), split between threads.
 //
 // Per row: c from the first chunk; the LogitsState of each segment of kLogitsSegment elements, merged
-// in order; from it (README.md, "Logits", has the derivation), with S = s, X = (an + h + F) / S and
+// in order (again about the row's maxima where c proves far off them: Engine::off_center); from it
+// (README.md, "Logits", has the derivation), with S = sn + fp, X = (an + h + F) / S and
 // F = e^(qmax/T - pmax/T - c) fq - fp:
 //   KL(P || Q) = (log1p(X) - X) + (h + F - af) / S    (= log1p(X) - (an + af) / S, used for |X| > 1/2)
-//   log Z_q - log Z_p = c + log1p(X),   log Z_p = pmax/T + log S.
+//   log Z_q - log Z_p = c + log1p(X),   log Z_p = pmax/T + log S,
+// with log1p(X) as a log-sum-exp of its near and far parts where X is near -1 or e^e overflows.
 // Reverse KL is the same with p and q swapped; JSD and the gradients take further passes over the row
 // with these normalisers.  Many rows: each thread takes whole rows, so a row's passes find it in cache.
 // Fewer rows than threads: the segments of all rows are shared out, pass by pass.  Either way each
@@ -29,6 +31,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Below e^709 a double exp is finite: past this (with margin) log(1 + X) is taken in the log domain.
+constexpr double kLogDomain = 700;
+constexpr double kRecenter = 32;  // Engine::off_center; above kHeadroom (src/kernels/logits.hpp)
 
 // What a row's first pass gives.
 struct RowResult {
@@ -80,6 +85,21 @@ class Engine {
   void merge(LogitsState& a, const LogitsState& b) const {
     merge_state(a, b, s_, [this](double x) { return exp(x); });
   }
+  LogitsState state(std::size_t r, double c) const {
+    LogitsState st = segment(r, 0, c);
+    for (std::size_t k = 1; k < segs_; ++k) merge(st, segment(r, k, c));
+    return st;
+  }
+
+  // Near elements hold their q-side mass as p-side weights times e^u, which underflow (float below
+  // e^-87) when that mass lies e^-e above them: where the row's maxima disagree with the centre taken
+  // from its first chunk (e = (qmax - pmax) s - c < -kRecenter).  Such a row is summed again about its
+  // maxima, c = (qtop - ptop) s, which leaves |e| <= kHeadroom and the near elements' two weights within
+  // e^(1/2 + kHeadroom) of each other: what underflows on one side is then negligible on the other.
+  bool off_center(const LogitsState& a, double c) const {
+    return a.ok && a.pmax > -kInf && a.qmax > -kInf && (a.qmax - a.pmax) * s_ - c < -kRecenter;
+  }
+  double recenter(const LogitsState& a) const { return (a.qtop - a.ptop) * s_; }
 
   // The divergence and normalisers from a row's merged state.
   RowResult finish(const LogitsState& a, double c) const {
@@ -94,11 +114,21 @@ class Engine {
       return out;
     }
     const double m1 = a.pmax * s_, m2 = a.qmax * s_;  // the first side (p, or q for reverse KL) and the second
-    const double f = (a.fq == 0 ? 0.0 : a.fq * exp(m2 - m1 - c)) - a.fp;
-    const double x = (a.an + a.h + f) / a.s, l1p = log1p(x);
-    double kl = std::fabs(x) <= 0.5 ? (l1p - x) + (a.h + f - a.af) / a.s : l1p - (a.an + a.af) / a.s;
+    const double e = m2 - m1 - c, S = a.sn + a.fp;
+    const double f = (a.fq == 0 ? 0.0 : a.fq * exp(e)) - a.fp;
+    double x = (a.an + a.h + f) / S, l1p = log1p(x);
+    if (e > kLogDomain || x < -0.5) {
+      // e^e overflows, or 1 + X = (near + e^e fq) / S is small enough to be lost in X (far below 1 where
+      // P and Q have their mass apart): log(1 + X) as a log-sum-exp of its two parts.
+      const double near = a.sn + a.an + a.h;  // the sum of w e^u: each term is positive
+      const double l_near = near > 0 ? log(near) : -kInf, l_far = a.fq > 0 ? log(a.fq) + e : -kInf;
+      const double hi = std::max(l_near, l_far), lo = std::min(l_near, l_far);
+      l1p = (hi + log1p(lo == -kInf ? 0.0 : exp(lo - hi))) - log(S);
+      x = kInf;  // the branch below that does not use X
+    }
+    double kl = std::fabs(x) <= 0.5 ? (l1p - x) + (a.h + f - a.af) / S : l1p - (a.an + a.af) / S;
     if (kl < 0) kl = 0;  // rounding below the true value, which is >= 0
-    const double d = c + l1p, log_s = log(a.s);
+    const double d = c + l1p, log_s = log(S);
     const double l1 = m1 + log_s, l2 = l1 + d;
     const double ls1 = log_s, ls2 = (m1 - m2 + log_s) + d;
     out.value = kl;
@@ -202,9 +232,9 @@ void run(const Rows& p, const Rows& q, const LogitsOptions& o, std::size_t begin
         if (e.masked(r)) {
           masked_result(res);
         } else {
-          const double c = e.center(r);
-          LogitsState st = e.segment(r, 0, c);
-          for (std::size_t k = 1; k < segs; ++k) e.merge(st, e.segment(r, k, c));
+          double c = e.center(r);
+          LogitsState st = e.state(r, c);
+          if (e.off_center(st, c)) st = e.state(r, c = e.recenter(st));
           res = e.finish(st, c);
           if (jsd && !res.nan) {
             double j = 0, kq = 0;
@@ -243,7 +273,9 @@ void run(const Rows& p, const Rows& q, const LogitsOptions& o, std::size_t begin
     }
     LogitsState st = states[i * segs];
     for (std::size_t k = 1; k < segs; ++k) e.merge(st, states[i * segs + k]);
-    results[i] = e.finish(st, centers[i]);
+    double c = centers[i];
+    if (e.off_center(st, c)) st = e.state(begin + i, c = e.recenter(st));  // rare, so not shared out
+    results[i] = e.finish(st, c);
   }
   if (jsd) {
     std::vector<double> js(items), kqs(items);

@@ -33,8 +33,15 @@ inline void golden_logits(std::size_t n, std::uint64_t seed_p, std::uint64_t see
 // from the values as given (already in the dtype under test).
 struct LogitsReference {
   long double value;
+  // sum (P + Q) |q - p| / T: the kernels take each logit difference in the dtype computed in (float for
+  // float inputs), rounded to u times its size, and where one side is concentrated on a logit hundreds
+  // above the rest of its row, the value is a cancelling sum of differences that large.
+  long double value_scale;
   std::vector<long double> grad;  // for an upstream gradient of 1, without T^2
-  long double grad_scale;         // max (P + Q) / T: the magnitude that a gradient's rounding scales with
+  // The magnitude that a gradient's rounding scales with: max (P + Q) / T, and for reverse KL, whose
+  // gradient is Q (log Q - log P - KL) / T, Q (1 + |log Q - log P| + |KL|) / T, since each log carries
+  // a rounding error relative to its size.
+  long double grad_scale;
 };
 
 template <class T>
@@ -48,7 +55,7 @@ LogitsReference logits_reference(const T* p, const T* q, std::size_t n, long dou
   for (std::size_t i = 0; i < n; ++i) sp += std::exp(L(p[i]) / temperature - mp), sq += std::exp(L(q[i]) / temperature - mq);
   const L zp = mp + std::log(sp), zq = mq + std::log(sq);
   std::vector<L> lp(n), lq(n), lm(n);
-  L v = 0, kl_qm = 0;
+  L v = 0, kl_qm = 0, scale = 0;
   for (std::size_t i = 0; i < n; ++i) {
     lp[i] = L(p[i]) / temperature - zp;
     lq[i] = L(q[i]) / temperature - zq;
@@ -60,11 +67,13 @@ LogitsReference logits_reference(const T* p, const T* q, std::size_t n, long dou
       if (P > 0) v += beta * P * (lp[i] - lm[i]);
       if (Q > 0) v += (1 - beta) * Q * (lq[i] - lm[i]), kl_qm += Q * (lq[i] - lm[i]);
     }
+    if (P + Q > 0) scale += (P + Q) * std::fabs(L(q[i]) - L(p[i])) / temperature;
   }
-  LogitsReference r{v, std::vector<L>(n), 0};
+  LogitsReference r{v, scale, std::vector<L>(n), 0};
   for (std::size_t i = 0; i < n; ++i) {
     const L P = std::exp(lp[i]), Q = std::exp(lq[i]);
-    r.grad_scale = std::max(r.grad_scale, (P + Q) / temperature);
+    const L ratio = divergence == 1 && Q > 0 && std::isfinite(lp[i]) ? std::fabs(lq[i] - lp[i]) + std::fabs(v) : 0;
+    r.grad_scale = std::max(r.grad_scale, (P + Q * (1 + ratio)) / temperature);
     L g = 0;
     if (divergence == 0) g = Q - P;
     if (divergence == 1 && Q > 0) g = Q * (lq[i] - lp[i] - v);

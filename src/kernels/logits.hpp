@@ -2,9 +2,10 @@
 // instantiated per ISA (src/isa/) for each pair of storage types of p and q.  README.md ("Logits") has
 // the semantics and the accuracy bound; src/logits.cpp the row-level algorithm.  Here:
 //
-// - stats: one read of a segment of a row.  Per chunk of kLogitsChunk elements its maxima are found (a
-//   re-read from L1), the running state rescaled if they grew, then x = (p - pmax) s, w = exp(x) and the
-//   logit difference d = (q - p) s, u = d - c are summed into the LogitsState sums.  Near elements
+// - stats: one read of a segment of a row.  Per chunk of kLogitsChunk elements, x = (p - pmax) s,
+//   w = exp(x) and the logit difference d = (q - p) s, u = d - c are summed into the LogitsState sums,
+//   pmax and qmax being references: the earlier chunks' maxima while the chunk's own stay within
+//   kHeadroom of them, else (a re-read from L1) its own, the running state rescaled.  Near elements
 //   (|u| <= 1/2) contribute w (e^u - 1 - u) by a series, never as a difference of two rounded exps: that
 //   is what keeps close rows accurate.  Far ones contribute their q-side exp separately.
 // - jsd and gradient: second passes with the row's normalisers known (LogitsRow), per element in terms of
@@ -99,6 +100,17 @@ double lane_sum(const V (&acc)[R]) noexcept {
   return d[0];
 }
 
+// The largest of V's lanes; NaN lanes are passed over.
+template <class V>
+KLDIV_INLINE value_t<V> lane_max(V v) noexcept {
+  constexpr std::size_t S = traits<V>::size;
+  value_t<V> l[S];
+  traits<V>::store(l, v);
+  value_t<V> m = -kInf<value_t<V>>;
+  for (std::size_t j = 0; j < S; ++j) m = std::max(m, l[j]);
+  return m;
+}
+
 // The raw maxima of p and q over n <= kLogitsChunk elements, and whether all are below +inf (no NaN).
 template <class V, class Sp, class Sq>
 KLDIV_INLINE void chunk_max(const Sp* p, const Sq* q, std::size_t n, value_t<V>& pmax, value_t<V>& qmax,
@@ -123,13 +135,8 @@ KLDIV_INLINE void chunk_max(const Sp* p, const Sq* q, std::size_t n, value_t<V>&
     mq = vmax(mq, qv);
     bad = vselect((pv < V(kInf<T>)) & (qv < V(kInf<T>)), bad, V(1));
   }
-  mp = vmax(mp, mp2);
-  mq = vmax(mq, mq2);
-  T lp[S], lq[S];
-  traits<V>::store(lp, mp);
-  traits<V>::store(lq, mq);
-  pmax = qmax = -kInf<T>;
-  for (std::size_t j = 0; j < S; ++j) pmax = std::max(pmax, lp[j]), qmax = std::max(qmax, lq[j]);
+  pmax = lane_max(vmax(mp, mp2));
+  qmax = lane_max(vmax(mq, mq2));
   ok = vall(bad == V(0));
 }
 
@@ -185,55 +192,90 @@ double exp_scalar(double x) noexcept {
   return b[0];
 }
 
+// A chunk is summed against the running references (the maxima of the earlier chunks of the segment)
+// while its own maxima lie at most kHeadroom above them, in units of s: its weights are then below e^16,
+// so no lane's sums overflow (1024 e^16, and e^16 |u| with logits of magnitude up to 1e30).  That spares
+// most chunks the max pass, which re-reads the chunk.  Otherwise, and for a segment's first chunk, the
+// chunk is summed again against its own maxima.  Either choice depends only on the chunk's sums and
+// maxima, which are the same bits on every ISA.
+inline constexpr double kHeadroom = 16;
+
+// The sums of n <= kLogitsChunk elements against the references pm and qm (LogitsState's, with its
+// maxima and ok left to the caller), and the raw maxima of p and q.
+template <class V, class Sp, class Sq>
+KLDIV_INLINE LogitsState chunk_sums(const Sp* p, const Sq* q, std::size_t n, value_t<V> pm, value_t<V> qm,
+                                    value_t<V> s, value_t<V> c, value_t<V>& top_p, value_t<V>& top_q) noexcept {
+  using T = value_t<V>;
+  constexpr std::size_t S = traits<V>::size, R = kLanes / S;
+  const V vs(s), vc(c), zero(0);
+  // An all -inf side has no weights; any finite reference keeps its exps at exp(-inf) = 0.
+  const V vpm(pm == -kInf<T> ? T(0) : pm), vqm(qm == -kInf<T> ? T(0) : qm);
+  V sn[R], an[R], hs[R], fp[R], af[R], fq[R];
+  for (std::size_t r = 0; r < R; ++r) sn[r] = an[r] = hs[r] = fp[r] = af[r] = fq[r] = zero;
+  V mp(-kInf<T>), mq(-kInf<T>);
+  for (std::size_t i = 0; i < n; i += kLanes) {
+    for (std::size_t r = 0; r < R && i + r * S < n; ++r) {
+      const std::size_t j = i + r * S, k = std::min(S, n - j);
+      const V pv = load_row<V>(p + j, k, -kInf<T>), qv = load_row<V>(q + j, k, -kInf<T>);
+      mp = vmax(mp, pv);
+      mq = vmax(mq, qv);
+      const V w = exp_nonpositive((pv - vpm) * vs);  // x <= kHeadroom: the fast exp's range
+      const V u = (qv - pv) * vs - vc;  // NaN where both are -inf (padding): a far term of weight 0
+      const auto near = (u <= V(T(kNear))) & (u >= V(T(-kNear)));
+      const V wu = w * u;
+      // Each side is skipped when no lane takes it: adding zeros would not change a bit.
+      if (!vall(!near)) {
+        sn[r] = sn[r] + vselect(near, w, zero);
+        an[r] = an[r] + vselect(near, wu, zero);
+        hs[r] = hs[r] + vselect(near, w * expm1_minus(u), zero);
+      }
+      if (!vall(near)) {
+        fp[r] = fp[r] + vselect(near, zero, w);
+        af[r] = af[r] + vselect(near | (w == zero), zero, wu);
+        fq[r] = fq[r] + vselect(near, zero, exp_nonpositive((qv - vqm) * vs));
+      }
+    }
+  }
+  top_p = lane_max(mp);
+  top_q = lane_max(mq);
+  const double inf = kInf<double>;
+  return {static_cast<double>(pm), static_cast<double>(qm), -inf, -inf, lane_sum(sn), lane_sum(an), lane_sum(hs),
+          lane_sum(fp), lane_sum(af), lane_sum(fq), -1, -1, true};
+}
+
 template <class V, class Vd, class Sp, class Sq>
 void stats_entry(const void* pvoid, const void* qvoid, std::size_t n, std::size_t base, double s_d, double c_d,
                  bool argmax, LogitsState* out) noexcept {
   using T = value_t<V>;
-  constexpr std::size_t S = traits<V>::size, R = kLanes / S;
   const auto* p = static_cast<const Sp*>(pvoid);
   const auto* q = static_cast<const Sq*>(qvoid);
   const T s = T(s_d), c = T(c_d);
-  const V vs(s), vc(c), zero(0);
   LogitsState st = empty_state();
   for (std::size_t b = 0; b < n; b += kLogitsChunk) {
     const std::size_t len = std::min(kLogitsChunk, n - b);
     T cpm, cqm;
-    bool ok;
-    chunk_max<V>(p + b, q + b, len, cpm, cqm, ok);
-    // Relative to the running maxima, so that only the running state is ever rescaled.
-    const T pm = std::max(cpm, static_cast<T>(st.pmax)), qm = std::max(cqm, static_cast<T>(st.qmax));
-    // An all -inf side has no weights; any finite reference keeps its exps at exp(-inf) = 0.
-    const V vpm(pm == -kInf<T> ? T(0) : pm), vqm(qm == -kInf<T> ? T(0) : qm);
-    V ws[R], an[R], hs[R], fp[R], af[R], fq[R];
-    for (std::size_t r = 0; r < R; ++r) ws[r] = an[r] = hs[r] = fp[r] = af[r] = fq[r] = zero;
-    for (std::size_t i = 0; i < len; i += kLanes) {
-      for (std::size_t r = 0; r < R && i + r * S < len; ++r) {
-        const std::size_t j = b + i + r * S, k = std::min(S, b + len - j);
-        const V pv = load_row<V>(p + j, k, -kInf<T>), qv = load_row<V>(q + j, k, -kInf<T>);
-        const V w = exp_nonpositive((pv - vpm) * vs);
-        const V u = (qv - pv) * vs - vc;  // NaN where both are -inf (padding): a far term of weight 0
-        const auto near = (u <= V(T(kNear))) & (u >= V(T(-kNear)));
-        const V wu = w * u;
-        ws[r] = ws[r] + w;
-        // Each side is skipped when no lane takes it: adding zeros would not change a bit.
-        if (!vall(!near)) {
-          an[r] = an[r] + vselect(near, wu, zero);
-          hs[r] = hs[r] + vselect(near, w * expm1_minus(u), zero);
-        }
-        if (!vall(near)) {
-          fp[r] = fp[r] + vselect(near, zero, w);
-          af[r] = af[r] + vselect(near | (w == zero), zero, wu);
-          fq[r] = fq[r] + vselect(near, zero, exp_nonpositive((qv - vqm) * vs));
-        }
-      }
+    LogitsState chunk;
+    bool fast = st.pmax > -kInf<double> && st.qmax > -kInf<double>;
+    if (fast) {
+      chunk = chunk_sums<V>(p + b, q + b, len, T(st.pmax), T(st.qmax), s, c, cpm, cqm);
+      // NaN and +inf logits make a sum or a maximum non-finite, and take the checked pass below.
+      fast = (cpm - st.pmax) * s_d <= kHeadroom && (cqm - st.qmax) * s_d <= kHeadroom;
+      for (const double x : {chunk.sn, chunk.an, chunk.h, chunk.fp, chunk.af, chunk.fq}) fast = fast && x - x == 0;
     }
-    LogitsState chunk{static_cast<double>(pm), static_cast<double>(qm), lane_sum(ws), lane_sum(an), lane_sum(hs),
-                      lane_sum(fp),           lane_sum(af),           lane_sum(fq), -1, -1, ok};
+    if (!fast) {
+      bool ok;
+      chunk_max<V>(p + b, q + b, len, cpm, cqm, ok);
+      // Relative to the running maxima, so that only the running state is ever rescaled.
+      const T pm = std::max(cpm, static_cast<T>(st.pmax)), qm = std::max(cqm, static_cast<T>(st.qmax));
+      T unused_p, unused_q;
+      chunk = chunk_sums<V>(p + b, q + b, len, pm, qm, s, c, unused_p, unused_q);
+      chunk.ok = ok;
+    }
+    chunk.ptop = cpm;
+    chunk.qtop = cqm;
     if (argmax) {
-      if (static_cast<double>(cpm) > st.pmax)
-        chunk.argmax_p = static_cast<std::int64_t>(base + b) + first_index(p + b, len, cpm);
-      if (static_cast<double>(cqm) > st.qmax)
-        chunk.argmax_q = static_cast<std::int64_t>(base + b) + first_index(q + b, len, cqm);
+      if (static_cast<double>(cpm) > st.ptop) chunk.argmax_p = static_cast<std::int64_t>(base + b) + first_index(p + b, len, cpm);
+      if (static_cast<double>(cqm) > st.qtop) chunk.argmax_q = static_cast<std::int64_t>(base + b) + first_index(q + b, len, cqm);
     }
     merge_state(st, chunk, s_d, [](double x) { return exp_scalar<Vd>(x); });
   }
