@@ -223,17 +223,22 @@ KLDIV_INLINE LogitsState chunk_sums(const Sp* p, const Sq* q, std::size_t n, val
       const V u = (qv - pv) * vs - vc;  // NaN where both are -inf (padding): a far term of weight 0
       const auto near = (u <= V(T(kNear))) & (u >= V(T(-kNear)));
       const V wu = w * u;
-      // Each side is skipped when no lane takes it: adding zeros would not change a bit.
+      // Each side is skipped when no lane takes it, and selects are skipped when every lane does (the
+      // common case for close rows): adding zeros, or selecting every lane, would not change a bit.
+      if (vall(near)) {
+        sn[r] = sn[r] + w;
+        an[r] = an[r] + wu;
+        hs[r] = hs[r] + w * expm1_minus(u);
+        continue;
+      }
       if (!vall(!near)) {
         sn[r] = sn[r] + vselect(near, w, zero);
         an[r] = an[r] + vselect(near, wu, zero);
         hs[r] = hs[r] + vselect(near, w * expm1_minus(u), zero);
       }
-      if (!vall(near)) {
-        fp[r] = fp[r] + vselect(near, zero, w);
-        af[r] = af[r] + vselect(near | (w == zero), zero, wu);
-        fq[r] = fq[r] + vselect(near, zero, exp_nonpositive((qv - vqm) * vs));
-      }
+      fp[r] = fp[r] + vselect(near, zero, w);
+      af[r] = af[r] + vselect(near | (w == zero), zero, wu);
+      fq[r] = fq[r] + vselect(near, zero, exp_nonpositive((qv - vqm) * vs));
     }
   }
   top_p = lane_max(mp);
